@@ -1,0 +1,15 @@
+//! The suite's demo: each crate shows itself at work on embedded defaults.
+//!
+//! `cargo run -p oslo-tests --bin demo` runs every part in order; `demo NAME...` runs only the named parts.
+
+/// One part of the demo.
+#[derive(Debug, Clone, Copy)]
+pub struct Part {
+    /// The crate the part shows, as named on the command line.
+    pub name: &'static str,
+    /// Runs the part, printing to standard output.
+    pub run: fn() -> Result<(), String>,
+}
+
+/// Every part of the demo, in the order they run.
+pub const PARTS: &[Part] = &[];

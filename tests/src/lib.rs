@@ -1,0 +1,118 @@
+//! Shared support for the suite's cross-crate tests, the demo and the comparison benchmarks.
+//!
+//! The conformance tests compare our crates with the Python originals. [`python`] finds the interpreter of
+//! the virtualenv that `scripts/test.sh` fills with the pinned Python libraries, and [`server_url`] reads the
+//! addresses of the real servers the script starts on 127.0.0.1.
+
+pub mod demo;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// The root of the workspace checkout.
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+/// The Python interpreter that has the reference libraries installed.
+///
+/// `OSLO_PYTHON` wins; otherwise the virtualenv that `scripts/test.sh` creates under `target/venv`.
+/// Panics with a message naming the fix when neither exists: a conformance test without its oracle must
+/// fail, not pass silently.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("OSLO_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = workspace_root().join("target/venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the Python reference libraries are missing: run `scripts/test.sh --setup` (or set OSLO_PYTHON)"
+    );
+    venv
+}
+
+/// Runs `script` with the reference Python, feeding `stdin`, and returns its standard output.
+///
+/// Panics with the script's standard error when it exits non-zero.
+pub fn run_python(script: &str, stdin: &str) -> String {
+    let mut child = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the reference Python");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write to the reference Python");
+    let out = child
+        .wait_with_output()
+        .expect("wait for the reference Python");
+    assert!(
+        out.status.success(),
+        "reference Python failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("the reference Python printed UTF-8")
+}
+
+/// Runs `script` with the reference Python and parses its standard output as one JSON document.
+pub fn run_python_json(script: &str, stdin: &str) -> serde_json::Value {
+    let out = run_python(script, stdin);
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("reference Python printed no JSON ({e}):\n{out}"))
+}
+
+/// The servers `scripts/test.sh` starts on 127.0.0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// RabbitMQ (`OSLO_TEST_RABBIT_URL`, an oslo `rabbit://` transport URL).
+    Rabbit,
+    /// PostgreSQL (`OSLO_TEST_POSTGRES_URL`, a `postgresql://` URL of a user that may create databases).
+    Postgres,
+    /// MariaDB (`OSLO_TEST_MYSQL_URL`, a `mysql://` URL of a user that may create databases).
+    Mysql,
+    /// Redis (`OSLO_TEST_REDIS_URL`, a `redis://` URL).
+    Redis,
+}
+
+impl Server {
+    fn var(self) -> &'static str {
+        match self {
+            Server::Rabbit => "OSLO_TEST_RABBIT_URL",
+            Server::Postgres => "OSLO_TEST_POSTGRES_URL",
+            Server::Mysql => "OSLO_TEST_MYSQL_URL",
+            Server::Redis => "OSLO_TEST_REDIS_URL",
+        }
+    }
+}
+
+/// The URL of a server the test script started, or `None` when it was not started.
+///
+/// When `OSLO_TEST_REQUIRE_SERVERS=1` (the test script sets it) a missing server is a failure, so no
+/// server-backed test is skipped in CI; outside the script, a test that gets `None` should return early
+/// and say so on standard error.
+pub fn server_url(server: Server) -> Option<String> {
+    match std::env::var(server.var()) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("OSLO_TEST_REQUIRE_SERVERS").as_deref() != Ok("1"),
+                "{} is not set but OSLO_TEST_REQUIRE_SERVERS=1: the test script did not start the server",
+                server.var()
+            );
+            eprintln!(
+                "skipped: {} is not set (run through scripts/test.sh)",
+                server.var()
+            );
+            None
+        }
+    }
+}
