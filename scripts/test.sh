@@ -64,6 +64,14 @@ export OSLO_PYTHON=$VENV/bin/python
 id -u oslo-rw-test >/dev/null 2>&1 || useradd --system --no-create-home --shell /bin/sh oslo-rw-test
 export OSLO_TEST_UNPRIVILEGED_USER=oslo-rw-test
 
+# --- Per-crate setup: scripts/setup-<crate>.sh, idempotent, run as root with OSLO_PYTHON set --------------
+# (fixtures that come from PyPI packages, such as the real filter and policy files OpenStack services ship)
+for s in scripts/setup-*.sh; do
+  [ -e "$s" ] || continue
+  say "setup: $s"
+  bash "$s"
+done
+
 [ "$mode" = setup ] && exit 0
 
 # --- Servers on 127.0.0.1 ---------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 //! The suite's demo: each crate shows itself at work on embedded defaults.
 //!
 //! `cargo run -p oslo-tests --bin demo` runs every part in order; `demo NAME...` runs only the named parts.
+//! Each part is a module behind the feature of its crate, and one line in [`PARTS`].
+
+// One line per crate, in the order of `PARTS`.
+// --- parts ---
 
 /// One part of the demo.
 #[derive(Debug, Clone, Copy)]
@@ -12,4 +16,18 @@ pub struct Part {
 }
 
 /// Every part of the demo, in the order they run.
-pub const PARTS: &[Part] = &[];
+pub const PARTS: &[Part] = &[
+    // --- oslo-config part ---
+
+    // --- oslo-policy part ---
+
+    // --- oslo-rootwrap part ---
+
+    // --- oslo-messaging part ---
+
+    // --- oslo-db part ---
+
+    // --- taskflow part ---
+
+    // --- stevedore part ---
+];
