@@ -1,0 +1,83 @@
+//! The command-line front ends, as functions the binaries (and tests) call.
+//!
+//! `oslo-rootwrap CONFIG COMMAND [ARGS...]`: exit statuses and messages as the original's, messages on
+//! standard error prefixed by the program name as invoked.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::error::Error;
+use crate::{RC_BADCONFIG, RC_NOCOMMAND, RC_UNAUTHORIZED, Rootwrap, RootwrapConfig, logging};
+
+fn lossy(s: &OsString) -> String {
+    s.to_string_lossy().into_owned()
+}
+
+/// Prints the original's message for a configuration error and returns 97.
+fn bad_config(execname: &str, config: &str, e: &Error) -> i32 {
+    match e {
+        Error::Value { message, .. } => {
+            eprintln!("{execname}: Incorrect value in {config}: {message}");
+        }
+        other => {
+            eprintln!("{execname}: Incorrect configuration file: {config}");
+            eprintln!("{execname}: {other}");
+        }
+    }
+    RC_BADCONFIG
+}
+
+/// `oslo-rootwrap CONFIG COMMAND [ARGS...]` with `args` the whole `argv`; returns the exit status.
+pub fn rootwrap_main(args: Vec<OsString>) -> i32 {
+    let mut it = args.into_iter();
+    let execname = it
+        .next()
+        .map(|s| lossy(&s))
+        .unwrap_or_else(|| "oslo-rootwrap".to_string());
+    let rest: Vec<OsString> = it.collect();
+    if rest.len() < 2 {
+        eprintln!("{execname}: No command specified");
+        return RC_NOCOMMAND;
+    }
+    let config_arg = lossy(&rest[0]);
+    let config_path = PathBuf::from(&rest[0]);
+    // Read the config first, so the log sink is in place before the filters are read.
+    let config = match RootwrapConfig::load(&config_path) {
+        Ok(c) => c,
+        Err(e) => return bad_config(&execname, &config_arg, &e),
+    };
+    logging::install(&execname, &config);
+    let rootwrap = match Rootwrap::load(&config_path) {
+        Ok(r) => r,
+        Err(e) => return bad_config(&execname, &config_arg, &e),
+    };
+    // Words that are not UTF-8 never match a filter.
+    let userargs: Option<Vec<String>> = rest[1..]
+        .iter()
+        .map(|a| a.to_str().map(str::to_string))
+        .collect();
+    let Some(userargs) = userargs else {
+        let shown: Vec<String> = rest[1..].iter().map(lossy).collect();
+        eprintln!(
+            "{execname}: Unauthorized command: {} (no filter matched)",
+            shown.join(" ")
+        );
+        return RC_UNAUTHORIZED;
+    };
+    match rootwrap.run(&userargs) {
+        Ok(code) => code,
+        Err(e) => {
+            match &e {
+                Error::Unauthorized { .. } | Error::NotExecutable { .. } | Error::NoCommand => {
+                    eprintln!("{execname}: {}", logging::original_wording(&e));
+                }
+                Error::Read { .. }
+                | Error::Syntax { .. }
+                | Error::Value { .. }
+                | Error::Insecure { .. } => return bad_config(&execname, &config_arg, &e),
+                other => eprintln!("{execname}: {other}"),
+            }
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! A reader of the INI dialect of Python's `configparser.RawConfigParser`, the format of `rootwrap.conf`
+//! and of filter files.
+//!
+//! What it keeps of the original: `name = value` and `name: value` (the first `=` or `:` splits), keys
+//! lower-cased, `#` and `;` comments on their own line only (no inline comments), values continued on
+//! lines indented deeper than their key (joined with newlines, blank lines inside kept), a header is
+//! everything between the first `[` and the last `]` of its line, and `[DEFAULT]` entries inherited by
+//! every section. In strict mode (the original's `rootwrap.conf` reader) a repeated section or key is an
+//! error; otherwise the last value wins and repeated sections merge. Every entry remembers its line.
+
+use indexmap::IndexMap;
+
+/// The name of the section whose entries every other section inherits.
+pub(crate) const DEFAULT_SECTION: &str = "DEFAULT";
+
+/// One value and the line its key is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) value: String,
+    pub(crate) line: usize,
+}
+
+/// A parsed INI document.
+#[derive(Debug, Default)]
+pub(crate) struct Ini {
+    defaults: IndexMap<String, Entry>,
+    sections: IndexMap<String, IndexMap<String, Entry>>,
+}
+
+/// A syntax error: the 1-based line and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyntaxError {
+    pub(crate) line: usize,
+    pub(crate) message: String,
+}
+
+fn err(line: usize, message: impl Into<String>) -> SyntaxError {
+    SyntaxError {
+        line,
+        message: message.into(),
+    }
+}
+
+impl Ini {
+    /// Parses `text`; `strict` refuses repeated sections and keys.
+    pub(crate) fn parse(text: &str, strict: bool) -> Result<Ini, SyntaxError> {
+        let mut ini = Ini::default();
+        // The section being filled: None before the first header, Some(None) for DEFAULT.
+        let mut current: Option<Option<String>> = None;
+        // The key being filled and the indentation of its line.
+        let mut key: Option<String> = None;
+        let mut key_indent = usize::MAX;
+        // (section, key) pairs seen (strict mode).
+        let mut seen_keys: Vec<(Option<String>, String)> = Vec::new();
+        let mut seen_sections: Vec<String> = Vec::new();
+        // Values are built as lists of lines and joined at the end of each key.
+        let mut pending: Vec<String> = Vec::new();
+
+        for (index, raw) in text.split('\n').enumerate() {
+            let lineno = index + 1;
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            let stripped = raw.trim();
+            let is_comment = stripped.starts_with('#') || stripped.starts_with(';');
+            if stripped.is_empty() || is_comment {
+                // A blank line inside a value is kept; a comment line is skipped.
+                if !is_comment && current.is_some() && key.is_some() {
+                    pending.push(String::new());
+                }
+                continue;
+            }
+            let indent = raw.len() - raw.trim_start().len();
+            if current.is_some() && key.is_some() && indent > key_indent {
+                pending.push(stripped.to_string());
+                continue;
+            }
+            // Not a continuation: the value of the previous key (if any) is complete.
+            if let Some(k) = key.take() {
+                ini.finish(&current, &k, &mut pending);
+            }
+            key_indent = indent;
+            if let Some(rest) = stripped.strip_prefix('[')
+                && let Some(end) = rest.rfind(']')
+                && end > 0
+            {
+                let name = &rest[..end];
+                if name == DEFAULT_SECTION {
+                    current = Some(None);
+                } else {
+                    if ini.sections.contains_key(name) {
+                        if strict && seen_sections.iter().any(|s| s == name) {
+                            return Err(err(lineno, format!("section `{name}` already exists")));
+                        }
+                    } else {
+                        ini.sections.insert(name.to_string(), IndexMap::new());
+                    }
+                    seen_sections.push(name.to_string());
+                    current = Some(Some(name.to_string()));
+                }
+                continue;
+            }
+            let Some(section) = &current else {
+                return Err(err(lineno, "file contains no section headers"));
+            };
+            let Some(split) = stripped.find(['=', ':']) else {
+                return Err(err(
+                    lineno,
+                    format!("not a `name = value` line: `{stripped}`"),
+                ));
+            };
+            let name = stripped[..split].trim_end().to_lowercase();
+            if name.is_empty() {
+                return Err(err(lineno, "an entry has no name"));
+            }
+            let value = stripped[split + 1..].trim_start();
+            if strict {
+                let pair = (section.clone(), name.clone());
+                if seen_keys.contains(&pair) {
+                    let where_ = section.as_deref().unwrap_or(DEFAULT_SECTION);
+                    return Err(err(
+                        lineno,
+                        format!("option `{name}` in section `{where_}` already exists"),
+                    ));
+                }
+                seen_keys.push(pair);
+            }
+            let entry = Entry {
+                value: String::new(),
+                line: lineno,
+            };
+            match section {
+                None => ini.defaults.insert(name.clone(), entry),
+                Some(s) => ini
+                    .sections
+                    .get_mut(s)
+                    .and_then(|m| m.insert(name.clone(), entry)),
+            };
+            pending.clear();
+            pending.push(value.to_string());
+            key = Some(name);
+        }
+        if let Some(k) = key.take() {
+            ini.finish(&current, &k, &mut pending);
+        }
+        Ok(ini)
+    }
+
+    fn finish(&mut self, section: &Option<Option<String>>, key: &str, pending: &mut Vec<String>) {
+        let joined = pending.join("\n");
+        let value = joined.trim_end().to_string();
+        pending.clear();
+        let map = match section {
+            Some(None) => Some(&mut self.defaults),
+            Some(Some(s)) => self.sections.get_mut(s),
+            None => None,
+        };
+        if let Some(entry) = map.and_then(|m| m.get_mut(key)) {
+            entry.value = value;
+        }
+    }
+
+    /// One key of a section, falling back to `[DEFAULT]`.
+    pub(crate) fn get(&self, section: &str, key: &str) -> Option<&Entry> {
+        if section != DEFAULT_SECTION
+            && let Some(e) = self.sections.get(section).and_then(|m| m.get(key))
+        {
+            return Some(e);
+        }
+        self.defaults.get(key)
+    }
+
+    /// Every entry of a section, `[DEFAULT]`'s first (overridden in place), in file order.
+    pub(crate) fn items(&self, section: &str) -> Option<Vec<(String, Entry)>> {
+        if section == DEFAULT_SECTION {
+            return Some(
+                self.defaults
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            );
+        }
+        let own = self.sections.get(section)?;
+        let mut merged = self.defaults.clone();
+        for (k, v) in own {
+            merged.insert(k.clone(), v.clone());
+        }
+        Some(merged.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_defaults_and_case() {
+        let ini = Ini::parse(
+            "[DEFAULT]\nA = 1\n[Filters]\nB: x,\n   y\n\n# c\nA=2\n  [not a header]\n",
+            false,
+        )
+        .unwrap();
+        let items = ini.items("Filters").unwrap();
+        assert_eq!(items[0].0, "a");
+        assert_eq!(items[0].1.value, "2\n[not a header]");
+        assert_eq!(items[1].1.value, "x,\ny");
+        assert_eq!(items[1].1.line, 4);
+    }
+
+    #[test]
+    fn strict_refuses_duplicates() {
+        assert!(Ini::parse("[DEFAULT]\na=1\na=2\n", true).is_err());
+        assert!(Ini::parse("[DEFAULT]\na=1\na=2\n", false).is_ok());
+        assert_eq!(Ini::parse("a=1\n", false).unwrap_err().line, 1);
+    }
+}

@@ -1,0 +1,61 @@
+//! Reading configuration safely: bounded sizes, and when running as root, refusing files and directories
+//! that a non-root user could have written.
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Whether the process runs with root's effective user id.
+pub(crate) fn running_as_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Reads a UTF-8 file of at most `limit` bytes.
+pub(crate) fn read_bounded(path: &Path, limit: usize) -> Result<String> {
+    let read_err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() > limit {
+        return Err(Error::TooLarge {
+            what: format!("`{}`", path.display()),
+            size: bytes.len(),
+            limit,
+        });
+    }
+    String::from_utf8(bytes).map_err(|_| Error::Syntax {
+        path: path.to_path_buf(),
+        line: 0,
+        message: "the file is not UTF-8".into(),
+    })
+}
+
+/// Refuses `path` unless only root can change it: owned by root, not writable by others, writable by
+/// its group only when that group is root's. Symbolic links are followed (the target is what is read).
+pub(crate) fn check_root_only(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let insecure = |reason: &str| Error::Insecure {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    };
+    if meta.uid() != 0 {
+        return Err(insecure("not owned by root"));
+    }
+    if meta.mode() & 0o002 != 0 {
+        return Err(insecure("writable by others"));
+    }
+    if meta.mode() & 0o020 != 0 && meta.gid() != 0 {
+        return Err(insecure("writable by a group other than root's"));
+    }
+    Ok(())
+}
