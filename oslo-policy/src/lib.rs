@@ -1,1 +1,24 @@
 #![doc = include_str!("../README.md")]
+
+mod check;
+mod custom;
+mod defaults;
+mod enforcer;
+mod error;
+mod file;
+mod literal;
+mod parser;
+mod python;
+#[cfg(feature = "tools")]
+pub mod tools;
+
+pub use check::{Check, CustomNode, GenericCheck, MatchCheck};
+pub use custom::{CheckRegistry, CheckRequest, CustomCheck, StaticCheck};
+pub use defaults::{DeprecatedRule, Operation, PolicyNamespace, RuleDefault, namespace_rules};
+pub use enforcer::{Enforcer, EnforcerBuilder, FileRule};
+pub use error::Error;
+pub use file::{RawRules, parse_file_contents};
+pub use parser::{MAX_NESTING, ParseError, Parsed, parse_rule, parse_rule_with, parse_value};
+
+#[doc(hidden)]
+pub use inventory as __inventory;
