@@ -20,7 +20,7 @@
 //!    host knows. Only then does it read the rest. The pointer must be non-null and aligned for `u64`.
 //! 3. Every string is NUL-terminated UTF-8. Every descriptor has a namespace, a name and a target, and its
 //!    three functions; the table has a `free_string` function.
-//! 4. `create(args_json, out_obj, out_error)` receives the invoke arguments as JSON
+//! 4. `create(plugin_data, args_json, out_obj, out_error)` gets its descriptor's `plugin_data` back and the invoke arguments as JSON
 //!    (`{"args": [...], "kwargs": {...}}`), borrowed for the call only. It returns 0 and sets `*out_obj` to
 //!    a non-null object, or returns non-zero and may set `*out_error` to a message.
 //! 5. `call(obj, method, input_json, out_json, out_error)` calls a method by name: 0 with `*out_json` set to
@@ -69,6 +69,7 @@ const MAX_PLUGINS: usize = 1 << 16;
 
 /// `create`: makes an object from JSON arguments.
 pub type CreateFn = unsafe extern "C" fn(
+    plugin_data: *const c_void,
     args_json: *const c_char,
     out_obj: *mut *mut c_void,
     out_error: *mut *mut c_char,
@@ -117,6 +118,9 @@ pub struct PluginDescriptor {
     pub name: *const c_char,
     /// A human-readable target (`crate::Type`).
     pub target: *const c_char,
+    /// Passed back, untouched, as the first argument of `create` (lets one `create` serve several
+    /// plugins); may be null.
+    pub plugin_data: *const c_void,
     /// Makes an object.
     pub create: Option<CreateFn>,
     /// Calls a method on an object.
@@ -202,6 +206,8 @@ struct Checked {
     namespace: String,
     name: String,
     target: String,
+    /// `plugin_data`, as an address (never dereferenced by the host).
+    plugin_data: usize,
     create: CreateFn,
     call: CallFn,
     destroy: DestroyFn,
@@ -393,6 +399,7 @@ fn check_table(
             namespace,
             name,
             target,
+            plugin_data: d.plugin_data as usize,
             create,
             call,
             destroy,
@@ -434,7 +441,14 @@ impl DynamicPlugin {
         let mut err: *mut c_char = std::ptr::null_mut();
         // SAFETY: `create` passed the checks (rule 3); the JSON is a valid NUL-terminated string borrowed
         // for the call; the out-pointers point to our locals (rule 4).
-        let rc = unsafe { (p.create)(json.as_ptr(), &mut obj, &mut err) };
+        let rc = unsafe {
+            (p.create)(
+                p.plugin_data as *const c_void,
+                json.as_ptr(),
+                &mut obj,
+                &mut err,
+            )
+        };
         let message = self.take_string(err);
         if rc != 0 || obj.is_null() {
             if !obj.is_null() {

@@ -14,7 +14,6 @@ use crate::plugin::{CallMethod, Extension};
 /// `DispatchExtensionManager`).
 ///
 /// Its `map` and `map_method` take a filter first; they hide [`ExtensionManager::map`].
-#[derive(Debug)]
 pub struct DispatchExtensionManager<T> {
     inner: ExtensionManager<T>,
 }
@@ -92,7 +91,6 @@ impl<T: CallMethod> DispatchExtensionManager<T> {
 /// Like [`DispatchExtensionManager`], but each `map` names the extensions to call, in the order to call
 /// them (Python's `NameDispatchExtensionManager`). Unknown names are skipped; when several extensions share
 /// a name, the last one is called.
-#[derive(Debug)]
 pub struct NameDispatchExtensionManager<T> {
     inner: ExtensionManager<T>,
     by_name: HashMap<String, usize>,

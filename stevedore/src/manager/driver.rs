@@ -15,7 +15,6 @@ use crate::plugin::{EntryPoint, Extension};
 /// Unlike the other managers, a plugin that fails to load or to be invoked fails the build (the error is
 /// returned, not logged); no plugin of that name is [`Error::NoMatches`]; several are given to the conflict
 /// resolver, which by default refuses with [`Error::MultipleMatches`].
-#[derive(Debug)]
 pub struct DriverManager<T> {
     inner: ExtensionManager<T>,
     name: String,

@@ -8,7 +8,6 @@ use crate::plugin::Extension;
 
 /// Loads (and, if asked, invokes) every plugin, then keeps those the check function accepts (Python's
 /// `EnabledExtensionManager`).
-#[derive(Debug)]
 pub struct EnabledExtensionManager<T> {
     inner: ExtensionManager<T>,
 }

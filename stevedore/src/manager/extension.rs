@@ -20,9 +20,14 @@ use crate::plugin::{CallMethod, Extension};
 /// let doubled = mgr.map(|e| Ok::<_, String>(e.obj().copied().unwrap_or(0) * 2)).unwrap();
 /// assert_eq!(doubled, vec![2, 4]);
 /// ```
-#[derive(Debug)]
 pub struct ExtensionManager<T> {
     pub(super) core: Core<T>,
+}
+
+impl<T> std::fmt::Debug for ExtensionManager<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.core.fmt(f)
+    }
 }
 
 impl<T: 'static> ExtensionManager<T> {
@@ -212,6 +217,12 @@ macro_rules! deref_to_extension_manager {
 
             fn deref(&self) -> &Self::Target {
                 &self.inner
+            }
+        }
+
+        impl<T> std::fmt::Debug for $ty<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($ty)).field(&self.inner).finish()
             }
         }
 

@@ -10,7 +10,6 @@ use crate::plugin::Extension;
 /// Loads every plugin of a namespace that shares one name (Python's `HookManager`): hooks several crates or
 /// libraries contribute. Finding none is not an error (there is no missing-names callback by default), but
 /// mapping over none is [`Error::NoMatches`].
-#[derive(Debug)]
 pub struct HookManager<T> {
     inner: ExtensionManager<T>,
     name: String,

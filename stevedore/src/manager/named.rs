@@ -12,7 +12,6 @@ use crate::plugin::Extension;
 /// Plugins that are not listed are never loaded nor invoked: their libraries are not even opened. Names
 /// that are not registered go to the missing-names callback (by default a warning). The extensions keep
 /// registry order unless [`name_order`](ManagerBuilder::name_order) asks for the order of the list.
-#[derive(Debug)]
 pub struct NamedExtensionManager<T> {
     inner: ExtensionManager<T>,
     requested: Vec<String>,
