@@ -1,1 +1,34 @@
 #![doc = include_str!("../README.md")]
+
+mod atom;
+mod compiler;
+mod engine;
+mod error;
+mod failure;
+mod flow;
+mod listener;
+pub mod persistence;
+mod retry;
+mod states;
+
+pub use atom::{
+    Arguments, ExecuteContext, FnTask, Outcome, Provides, Rebind, RevertContext, Task, TaskNode,
+    fn_task, map_task, reduce_task, task,
+};
+pub use engine::{Engine, EngineBuilder, ExecutorKind, RunIter, SuspendHandle};
+pub use error::{Error, MissingArgs, Result};
+pub use failure::Failure;
+pub use flow::{DeciderFn, Depth, Flow, Item, Pattern};
+pub use listener::{
+    AtomKind, CaptureListener, Event, ListenerId, LoggingListener, Notifier, TimingListener,
+};
+pub use retry::{
+    AlwaysRevert, AlwaysRevertAll, Decision, ForEach, History, HistoryEntry, ParameterizedForEach,
+    Retry, RetryNode, Times, retry,
+};
+pub use states::{
+    EngineState, FlowTransition, Intention, State, check_flow_transition, check_retry_transition,
+    check_task_transition,
+};
+
+pub use serde_json::{Value, json};
