@@ -81,6 +81,9 @@ pub(crate) struct Compiled {
     pub(crate) providers: HashMap<String, Vec<usize>>,
 }
 
+/// A position in the flow tree: (flow index, position among that flow's children).
+type TreePos = (usize, usize);
+
 struct Sub {
     entries: Vec<usize>,
     exits: Vec<usize>,
@@ -397,7 +400,7 @@ impl Compiled {
             return Vec::new();
         };
         let me = &self.atoms[atom].path;
-        let mut found: Vec<(usize, &[(usize, usize)], usize)> = Vec::new();
+        let mut found: Vec<(usize, &[TreePos], usize)> = Vec::new();
         for &p in cands {
             if p == atom {
                 continue;
