@@ -51,6 +51,16 @@ impl Pattern {
             .as_ref()
     }
 
+    /// Whether the pattern compiles (a pattern that does not never matches).
+    pub(crate) fn is_usable(&self) -> bool {
+        self.regex().is_some()
+    }
+
+    /// The pattern as written.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.source
+    }
+
     /// Whether the whole of `text` matches. A pattern that does not compile, or a match that runs out
     /// of its backtracking budget, never matches.
     pub(crate) fn is_full_match(&self, text: &str) -> bool {

@@ -205,6 +205,16 @@ impl Filter {
         &self.args
     }
 
+    /// The patterns of a `RegExpFilter` or `ChainingRegExpFilter` that cannot be used (Python syntax
+    /// without a faithful equivalent, or an invalid pattern); such a pattern never matches.
+    pub fn unusable_patterns(&self) -> Vec<&str> {
+        self.patterns
+            .iter()
+            .filter(|p| !p.is_usable())
+            .map(|p| p.as_str())
+            .collect()
+    }
+
     /// The file and line the filter comes from (`None` for the built-in `privsep-helper` filter).
     pub fn origin(&self) -> Option<(&Path, usize)> {
         self.origin.as_ref().map(|(p, l)| (p.as_path(), *l))

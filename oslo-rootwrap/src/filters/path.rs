@@ -76,13 +76,14 @@ fn join_real(
 }
 
 /// Whether the real path `value` is `dir` or inside it, compared component by component (the original
-/// compares strings, so `/var/lib/images` also admits `/var/lib/images2`).
+/// compares strings, so `/var/lib/images` also admits `/var/lib/images2`). A `dir` written with a
+/// trailing `/` admits only what is below it.
 fn is_within(dir: &str, value: &str) -> bool {
     if dir == "/" {
         return value.starts_with('/');
     }
-    if let Some(stripped) = dir.strip_suffix('/') {
-        return value == stripped || value.starts_with(dir);
+    if dir.ends_with('/') {
+        return value.starts_with(dir);
     }
     value == dir || value.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
