@@ -224,8 +224,9 @@ struct Spec {
 enum Piece {
     Lit(String),
     Conv(Spec),
-    /// The format is broken here; Python raises this when it reaches it.
-    Fail(String),
+    /// The format is broken here; Python raises this when it reaches it, after looking up the key of
+    /// the broken conversion (a missing key is a `KeyError` first).
+    Fail(String, Option<String>),
 }
 
 /// A check's match string, parsed as a Python `%`-format applied to the target mapping.
@@ -273,7 +274,7 @@ impl Template {
                     i += 1;
                 }
                 if depth > 0 {
-                    push_fail(&mut pieces, &mut lit, "incomplete format key".into());
+                    push_fail(&mut pieces, &mut lit, "incomplete format key".into(), None);
                     return Template { pieces };
                 }
                 spec.key = Some(chars.get(start..i - 1).unwrap_or(&[]).iter().collect());
@@ -290,7 +291,7 @@ impl Template {
                 i += 1;
             }
             if chars.get(i) == Some(&'*') {
-                push_fail(&mut pieces, &mut lit, "* wants int".into());
+                push_fail(&mut pieces, &mut lit, "* wants int".into(), spec.key);
                 return Template { pieces };
             }
             while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
@@ -300,7 +301,7 @@ impl Template {
             if chars.get(i) == Some(&'.') {
                 i += 1;
                 if chars.get(i) == Some(&'*') {
-                    push_fail(&mut pieces, &mut lit, "* wants int".into());
+                    push_fail(&mut pieces, &mut lit, "* wants int".into(), spec.key);
                     return Template { pieces };
                 }
                 let mut p = 0usize;
@@ -314,12 +315,17 @@ impl Template {
                 i += 1;
             }
             let Some(&conv) = chars.get(i) else {
-                push_fail(&mut pieces, &mut lit, "incomplete format".into());
+                push_fail(&mut pieces, &mut lit, "incomplete format".into(), spec.key);
                 return Template { pieces };
             };
             i += 1;
             if spec.width > 10_000 || spec.precision.is_some_and(|p| p > 10_000) {
-                push_fail(&mut pieces, &mut lit, "width or precision too big".into());
+                push_fail(
+                    &mut pieces,
+                    &mut lit,
+                    "width or precision too big".into(),
+                    spec.key,
+                );
                 return Template { pieces };
             }
             match conv {
@@ -338,7 +344,7 @@ impl Template {
                         other as u32,
                         i - 1
                     );
-                    push_fail(&mut pieces, &mut lit, msg);
+                    push_fail(&mut pieces, &mut lit, msg, spec.key);
                     return Template { pieces };
                 }
             }
@@ -381,7 +387,12 @@ impl Template {
         for piece in &self.pieces {
             match piece {
                 Piece::Lit(s) => out.push_str(s),
-                Piece::Fail(msg) => return Err(msg.clone()),
+                Piece::Fail(msg, key) => {
+                    if key.as_ref().is_some_and(|k| !target.contains_key(k)) {
+                        return Ok(None);
+                    }
+                    return Err(msg.clone());
+                }
                 Piece::Conv(spec) => {
                     let owned;
                     let value = match &spec.key {
@@ -406,11 +417,11 @@ impl Template {
     }
 }
 
-fn push_fail(pieces: &mut Vec<Piece>, lit: &mut String, msg: String) {
+fn push_fail(pieces: &mut Vec<Piece>, lit: &mut String, msg: String, key: Option<String>) {
     if !lit.is_empty() {
         pieces.push(Piece::Lit(std::mem::take(lit)));
     }
-    pieces.push(Piece::Fail(msg));
+    pieces.push(Piece::Fail(msg, key));
 }
 
 fn pad(out: &mut String, spec: &Spec, body: &str, numeric_sign_len: Option<usize>) {
