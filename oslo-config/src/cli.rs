@@ -243,15 +243,25 @@ pub(crate) fn command(
     cmd
 }
 
-fn flag_text(args: &[String], idx: usize, is_flag: bool, fallback: &str) -> String {
-    let at = args.get(idx).map(String::as_str).unwrap_or("");
-    if is_flag || (at.starts_with('-') && at.contains('=')) {
-        return at.split('=').next().unwrap_or(fallback).to_owned();
+/// The spelling of a flag to report as a value's origin: the long form, or the short alias when only that
+/// one appears on the command line. (clap's indices count values too, so they order events but do not
+/// point into argv.)
+fn flag_text(args: &[String], long: &str, short: Option<char>) -> String {
+    let long_flag = format!("--{long}");
+    if let Some(s) = short {
+        let short_flag = format!("-{s}");
+        let long_used = args
+            .iter()
+            .any(|a| a == &long_flag || a.starts_with(&format!("{long_flag}=")));
+        if !long_used
+            && args
+                .iter()
+                .any(|a| a.starts_with(&short_flag) && !a.starts_with("--"))
+        {
+            return short_flag;
+        }
     }
-    match idx.checked_sub(1).and_then(|p| args.get(p)) {
-        Some(prev) if prev.starts_with('-') => prev.clone(),
-        _ => fallback.to_owned(),
-    }
+    long_flag
 }
 
 /// Parses argv (without the program name) into events in argv order.
@@ -292,30 +302,31 @@ pub(crate) fn parse(
         }
     }
     for (i, (group, opt)) in opts.iter().enumerate() {
-        let fallback = if opt.positional {
-            opt.dest.clone()
-        } else {
-            format!("--{}", long_name(*group, "", &opt.name))
-        };
         let is_bool = matches!(opt.ty, OptType::Boolean);
-        for (id, flag_default) in [
-            (format!("o{i}"), fallback.clone()),
-            (format!("n{i}"), fallback),
-        ] {
-            if id.starts_with('n') && !is_bool {
+        for (id, prefix) in [(format!("o{i}"), ""), (format!("n{i}"), "no")] {
+            if prefix == "no" && (!is_bool || opt.positional) {
                 continue;
             }
             let (Some(vals), Some(idx)) = (m.get_raw(&id), m.indices_of(&id)) else {
                 continue;
             };
+            let flag = if opt.positional {
+                opt.dest.clone()
+            } else {
+                let short = if prefix.is_empty() { opt.short } else { None };
+                flag_text(args, &long_name(*group, prefix, &opt.name), short)
+            };
             for (v, at) in vals.zip(idx) {
                 let raw = v.to_string_lossy().into_owned();
-                let flag = if opt.positional {
-                    flag_default.clone()
-                } else {
-                    flag_text(args, at, is_bool, &flag_default)
-                };
-                events.push((at, 1, Event::Value { opt: i, raw, flag }));
+                events.push((
+                    at,
+                    1,
+                    Event::Value {
+                        opt: i,
+                        raw,
+                        flag: flag.clone(),
+                    },
+                ));
             }
         }
     }
@@ -329,7 +340,9 @@ pub(crate) fn parse(
                     .get_raw(&id)
                     .map(|v| v.map(|x| x.to_string_lossy().into_owned()).collect())
                     .unwrap_or_default();
-                if let Some(neg) = sm.get_raw(&format!("n{i}")) {
+                if matches!(sc.args.get(i).map(|a| &a.ty), Some(OptType::Boolean))
+                    && let Some(neg) = sm.get_raw(&format!("n{i}"))
+                {
                     vals.extend(neg.map(|x| x.to_string_lossy().into_owned()));
                 }
                 if !vals.is_empty() {

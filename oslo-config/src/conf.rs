@@ -296,18 +296,13 @@ pub fn env_var_name(group: Option<&str>, dest: &str) -> String {
     )
 }
 
-fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(PathBuf::from)
-}
-
-fn config_search_dirs(project: Option<&str>) -> Vec<PathBuf> {
+fn config_search_dirs(home: Option<&Path>, project: Option<&str>) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    let home = home_dir();
-    if let (Some(p), Some(h)) = (project, &home) {
+    if let (Some(p), Some(h)) = (project, home) {
         dirs.push(h.join(format!(".{p}")));
     }
-    if let Some(h) = &home {
-        dirs.push(h.clone());
+    if let Some(h) = home {
+        dirs.push(h.to_owned());
     }
     if let Some(p) = project {
         dirs.push(Path::new("/etc").join(p));
@@ -323,8 +318,13 @@ fn config_search_dirs(project: Option<&str>) -> Vec<PathBuf> {
     dirs
 }
 
-fn find_with_extension(project: Option<&str>, prog: Option<&str>, ext: &str) -> Vec<PathBuf> {
-    let dirs = config_search_dirs(project);
+fn find_with_extension(
+    home: Option<&Path>,
+    project: Option<&str>,
+    prog: Option<&str>,
+    ext: &str,
+) -> Vec<PathBuf> {
+    let dirs = config_search_dirs(home, project);
     [project, prog]
         .into_iter()
         .flatten()
@@ -337,14 +337,35 @@ fn find_with_extension(project: Option<&str>, prog: Option<&str>, ext: &str) -> 
 }
 
 /// oslo's default config files: for each of `project` and `prog`, the first `<name>.conf` found in
-/// `~/.<project>/`, `~/`, `/etc/<project>/`, `/etc/`, `$SNAP_COMMON/etc/<project>`, `$SNAP/etc/<project>`.
+/// `~/.<project>/`, `~/`, `/etc/<project>/`, `/etc/`, `$SNAP_COMMON/etc/<project>`, `$SNAP/etc/<project>`
+/// (`~` is `$HOME`).
 pub fn find_config_files(project: Option<&str>, prog: Option<&str>) -> Vec<PathBuf> {
-    find_with_extension(project, prog, ".conf")
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    find_with_extension(home.as_deref(), project, prog, ".conf")
+}
+
+/// [`find_config_files`] with an explicit home directory instead of `$HOME`.
+pub fn find_config_files_in(
+    home: Option<&Path>,
+    project: Option<&str>,
+    prog: Option<&str>,
+) -> Vec<PathBuf> {
+    find_with_extension(home, project, prog, ".conf")
 }
 
 /// oslo's default config directories: the same search for `<name>.conf.d`.
 pub fn find_config_dirs(project: Option<&str>, prog: Option<&str>) -> Vec<PathBuf> {
-    find_with_extension(project, prog, ".conf.d")
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    find_with_extension(home.as_deref(), project, prog, ".conf.d")
+}
+
+/// [`find_config_dirs`] with an explicit home directory instead of `$HOME`.
+pub fn find_config_dirs_in(
+    home: Option<&Path>,
+    project: Option<&str>,
+    prog: Option<&str>,
+) -> Vec<PathBuf> {
+    find_with_extension(home, project, prog, ".conf.d")
 }
 
 /// The `*.conf` files of a directory, sorted by name as oslo does (byte order: `100-a.conf` first).
