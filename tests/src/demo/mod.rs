@@ -5,6 +5,8 @@
 
 // One line per crate, in the order of `PARTS`.
 // --- parts ---
+#[cfg(feature = "config")]
+pub mod config;
 
 /// One part of the demo.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +20,11 @@ pub struct Part {
 /// Every part of the demo, in the order they run.
 pub const PARTS: &[Part] = &[
     // --- oslo-config part ---
+    #[cfg(feature = "config")]
+    Part {
+        name: "config",
+        run: config::run,
+    },
 
     // --- oslo-policy part ---
 
