@@ -7,6 +7,8 @@
 // --- parts ---
 #[cfg(feature = "config")]
 pub mod config;
+#[cfg(feature = "rootwrap")]
+pub mod rootwrap;
 
 /// One part of the demo.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +31,11 @@ pub const PARTS: &[Part] = &[
     // --- oslo-policy part ---
 
     // --- oslo-rootwrap part ---
+    #[cfg(feature = "rootwrap")]
+    Part {
+        name: "rootwrap",
+        run: rootwrap::run,
+    },
 
     // --- oslo-messaging part ---
 
