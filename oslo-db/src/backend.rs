@@ -1,7 +1,9 @@
 //! What the facade needs of each diesel connection type: how to open one with oslo.db's session
 //! settings, and how to tell that it still works.
 
-use diesel::connection::{AnsiTransactionManager, Connection, InstrumentationEvent, SimpleConnection};
+use diesel::connection::{
+    AnsiTransactionManager, Connection, InstrumentationEvent, SimpleConnection,
+};
 
 use crate::error::Error;
 use crate::options::DatabaseOptions;
@@ -123,7 +125,8 @@ impl DbConnection for diesel::MysqlConnection {
         if let Some(wait) = options.mysql_wsrep_sync_wait {
             conn.batch_execute(&format!("SET SESSION wsrep_sync_wait = {wait}"))?;
         }
-        let mode: Mode = diesel::sql_query("SELECT @@SESSION.sql_mode AS mode").get_result(&mut conn)?;
+        let mode: Mode =
+            diesel::sql_query("SELECT @@SESSION.sql_mode AS mode").get_result(&mut conn)?;
         if !mode.mode.contains("TRADITIONAL") && !mode.mode.contains("STRICT_ALL_TABLES") {
             tracing::warn!(
                 sql_mode = %mode.mode,

@@ -142,7 +142,9 @@ pub enum Error {
         key: String,
     },
     /// A sort direction other than `asc`/`desc` with an optional `-nullsfirst`/`-nullslast`.
-    #[error("unknown sort direction `{dir}`, must be one of: asc, desc, asc-nullsfirst, asc-nullslast, desc-nullsfirst, desc-nullslast")]
+    #[error(
+        "unknown sort direction `{dir}`, must be one of: asc, desc, asc-nullsfirst, asc-nullslast, desc-nullsfirst, desc-nullslast"
+    )]
     InvalidSortDir {
         /// The direction asked for.
         dir: String,
@@ -160,7 +162,11 @@ fn fmt_columns(columns: &[String]) -> String {
     if columns.is_empty() {
         "unknown columns".to_string()
     } else {
-        columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+        columns
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -222,12 +228,21 @@ macro_rules! re {
 }
 
 // SQLite.
-re!(SQLITE_UNIQUE, r"UNIQUE\s+constraint\s+failed:\s+(?P<columns>.+)$");
-re!(SQLITE_UNIQUE_OLD, r"columns?\s+(?P<columns>[^)]+?)\s+(is|are)\s+not\s+unique$");
+re!(
+    SQLITE_UNIQUE,
+    r"UNIQUE\s+constraint\s+failed:\s+(?P<columns>.+)$"
+);
+re!(
+    SQLITE_UNIQUE_OLD,
+    r"columns?\s+(?P<columns>[^)]+?)\s+(is|are)\s+not\s+unique$"
+);
 re!(SQLITE_NO_TABLE, r"no such table: (?P<table>.+)");
 // PostgreSQL.
 re!(PG_DUP, r#"duplicate\s+key.*"(?P<columns>[^"]+)""#);
-re!(PG_KEY, r"Key\s+\((?P<key>.*)\)=\((?P<value>.*)\)\s+already\s+exists");
+re!(
+    PG_KEY,
+    r"Key\s+\((?P<key>.*)\)=\((?P<value>.*)\)\s+already\s+exists"
+);
 re!(
     PG_FK,
     r#"on table "(?P<table>[^"]+)" violates foreign key constraint "(?P<constraint>[^"]+)""#
@@ -246,14 +261,23 @@ re!(
 );
 re!(PG_NO_TABLE, r#"table "(?P<table>.+)" does not exist"#);
 re!(PG_NO_RELATION, r#"relation "(?P<table>.+)" does not exist"#);
-re!(PG_NO_DATABASE, r#"database "(?P<database>.+)" does not exist"#);
+re!(
+    PG_NO_DATABASE,
+    r#"database "(?P<database>.+)" does not exist"#
+);
 // MySQL / MariaDB (diesel gives the message without the error number).
-re!(MY_DUP, r"Duplicate entry '(?P<value>.*)' for key '(?P<columns>[^']+)'");
+re!(
+    MY_DUP,
+    r"Duplicate entry '(?P<value>.*)' for key '(?P<columns>[^']+)'"
+);
 re!(
     MY_FK,
     r#"a foreign key constraint fails \([`"].+[`"]\.[`"](?P<table>.+)[`"], CONSTRAINT [`"](?P<constraint>.+)[`"] FOREIGN KEY \([`"](?P<key>.+)[`"]\) REFERENCES [`"](?P<key_table>[^`"]+)[`"]"#
 );
-re!(MY_NO_DROP, r"Can't DROP (?:FOREIGN KEY |CONSTRAINT |INDEX )?['`](?P<constraint>.+)['`]; check that");
+re!(
+    MY_NO_DROP,
+    r"Can't DROP (?:FOREIGN KEY |CONSTRAINT |INDEX )?['`](?P<constraint>.+)['`]; check that"
+);
 re!(MY_NO_TABLE, r"Unknown table '(.+\.)?(?P<table>.+)'");
 re!(MY_NO_TABLE2, r"Table '(.+\.)?(?P<table>.+)' doesn't exist");
 re!(MY_NO_DATABASE, r"Unknown database '(?P<database>.+)'");
@@ -264,14 +288,20 @@ re!(
 re!(SQLITE_CHECK, r"CHECK constraint failed: (?P<check>.+)$");
 
 fn cap(re: &Regex, text: &str, name: &str) -> Option<String> {
-    re.captures(text).and_then(|c| c.name(name)).map(|m| m.as_str().to_string())
+    re.captures(text)
+        .and_then(|c| c.name(name))
+        .map(|m| m.as_str().to_string())
 }
 
 /// Decodes the columns from a constraint or key name, as oslo.db does: `uniq_<table>0<c1>0<c2>` gives
 /// `[c1, c2]`; PostgreSQL's `<table>_<col>_key` gives `[col]`; anything else is the one column.
 fn columns_from_constraint(name: &str, postgres: bool) -> Vec<String> {
     // MySQL 8 prefixes the key with `<table>.`.
-    let name = if postgres { name } else { name.rsplit('.').next().unwrap_or(name) };
+    let name = if postgres {
+        name
+    } else {
+        name.rsplit('.').next().unwrap_or(name)
+    };
     if let Some(rest) = name.strip_prefix("uniq_") {
         return rest.split('0').skip(1).map(str::to_string).collect();
     }
@@ -367,11 +397,19 @@ fn translate_database(
                     .split(", ")
                     .map(|c| c.rsplit('.').next().unwrap_or(c).to_string())
                     .collect();
-                return Error::DuplicateEntry { columns, value: None, message };
+                return Error::DuplicateEntry {
+                    columns,
+                    value: None,
+                    message,
+                };
             }
             if let Some(c) = SQLITE_UNIQUE_OLD.captures(&message) {
                 let columns = c["columns"].split(", ").map(str::to_string).collect();
-                return Error::DuplicateEntry { columns, value: None, message };
+                return Error::DuplicateEntry {
+                    columns,
+                    value: None,
+                    message,
+                };
             }
             if let Some(c) = MY_DUP.captures(&message) {
                 return Error::DuplicateEntry {
@@ -392,7 +430,11 @@ fn translate_database(
                     message,
                 };
             }
-            Error::DuplicateEntry { columns: Vec::new(), value: None, message }
+            Error::DuplicateEntry {
+                columns: Vec::new(),
+                value: None,
+                message,
+            }
         }
         DatabaseErrorKind::ForeignKeyViolation => {
             if let Some(c) = PG_FK.captures(&message) {
@@ -421,16 +463,18 @@ fn translate_database(
                 message,
             }
         }
-        DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => Error::Constraint {
-            table: cap(&PG_CHECK, &message, "table")
-                .or_else(|| cap(&MY_CHECK, &message, "table"))
-                .or_else(|| info.table_name().map(str::to_string)),
-            check_name: cap(&PG_CHECK, &message, "check")
-                .or_else(|| cap(&MY_CHECK, &message, "check"))
-                .or_else(|| cap(&SQLITE_CHECK, &message, "check"))
-                .or_else(|| info.constraint_name().map(str::to_string)),
-            message,
-        },
+        DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
+            Error::Constraint {
+                table: cap(&PG_CHECK, &message, "table")
+                    .or_else(|| cap(&MY_CHECK, &message, "table"))
+                    .or_else(|| info.table_name().map(str::to_string)),
+                check_name: cap(&PG_CHECK, &message, "check")
+                    .or_else(|| cap(&MY_CHECK, &message, "check"))
+                    .or_else(|| cap(&SQLITE_CHECK, &message, "check"))
+                    .or_else(|| info.constraint_name().map(str::to_string)),
+                message,
+            }
+        }
         DatabaseErrorKind::SerializationFailure => Error::Deadlock { message },
         DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
             Error::Connection { message }
@@ -458,7 +502,10 @@ fn translate_by_message(message: String) -> Error {
         };
     }
     if let Some(constraint) = cap(&MY_NO_DROP, &message, "constraint") {
-        return Error::NonExistentConstraint { table: None, constraint: Some(constraint) };
+        return Error::NonExistentConstraint {
+            table: None,
+            constraint: Some(constraint),
+        };
     }
     if let Some(table) = cap(&SQLITE_NO_TABLE, &message, "table")
         .or_else(|| cap(&PG_NO_TABLE, &message, "table"))
@@ -509,19 +556,32 @@ mod tests {
 
     #[test]
     fn decodes_constraint_names() {
-        assert_eq!(columns_from_constraint("uniq_instances0name0deleted", true), ["name", "deleted"]);
-        assert_eq!(columns_from_constraint("uniq_instances0name0deleted", false), ["name", "deleted"]);
-        assert_eq!(columns_from_constraint("instances_name_key", true), ["name"]);
+        assert_eq!(
+            columns_from_constraint("uniq_instances0name0deleted", true),
+            ["name", "deleted"]
+        );
+        assert_eq!(
+            columns_from_constraint("uniq_instances0name0deleted", false),
+            ["name", "deleted"]
+        );
+        assert_eq!(
+            columns_from_constraint("instances_name_key", true),
+            ["name"]
+        );
         assert_eq!(columns_from_constraint("t.name", false), ["name"]);
         assert_eq!(columns_from_constraint("PRIMARY", false), ["PRIMARY"]);
     }
 
     #[test]
     fn message_kinds() {
-        assert!(from_message("Deadlock found when trying to get lock; try restarting transaction")
-            .is_some_and(|e| e.is_deadlock()));
+        assert!(
+            from_message("Deadlock found when trying to get lock; try restarting transaction")
+                .is_some_and(|e| e.is_deadlock())
+        );
         assert!(from_message("deadlock detected").is_some_and(|e| e.is_retryable()));
-        assert!(from_message("MySQL server has gone away").is_some_and(|e| e.is_connection_error()));
+        assert!(
+            from_message("MySQL server has gone away").is_some_and(|e| e.is_connection_error())
+        );
         assert!(matches!(
             translate_by_message("no such table: foo".into()),
             Error::NonExistentTable { table } if table == "foo"

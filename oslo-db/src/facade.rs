@@ -445,7 +445,9 @@ impl<C: DbConnection> Scope<'_, C> {
                 Err(e) => {
                     let e = Error::from(e);
                     // diesel rolls back after a failed COMMIT; a connection error leaves it unusable.
-                    if e.is_connection_error() || AnsiTransactionManager::rollback_transaction(&mut *conn).is_err() {
+                    if e.is_connection_error()
+                        || AnsiTransactionManager::rollback_transaction(&mut *conn).is_err()
+                    {
                         conn.discard();
                     }
                     Err(e.into())

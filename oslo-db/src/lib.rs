@@ -16,13 +16,13 @@ pub use error::Error;
 pub use facade::{Facade, Mode, RequestContext, Scope, TransactionContext, TransactionSlot};
 pub use models::{Filter, ModelQuery, ProjectFilter, ReadDeleted, SoftDelete, utcnow};
 pub use options::DatabaseOptions;
-pub use paginate::{Condition, MarkerValue, Paginate, SortDir, paginate_query};
 #[doc(hidden)]
 pub use paginate::{__Keyset, __directions, __keyset_condition};
+pub use paginate::{Condition, MarkerValue, Paginate, SortDir, paginate_query};
 pub use retry::{AsDbError, RetryPolicy};
 pub use url::{BackendKind, DbUrl, mask_password};
 
-/// Re-exported so the macros and users name the same diesel.
-pub use diesel;
 /// Re-exported: the timestamp columns are `chrono::NaiveDateTime`.
 pub use chrono;
+/// Re-exported so the macros and users name the same diesel.
+pub use diesel;

@@ -75,7 +75,11 @@ pub trait ModelQuery<DB: Backend>: diesel::Table + Sized {
     type Boxed;
 
     /// The rows of the table that `read_deleted` and `project` select.
-    fn model_query(self, read_deleted: ReadDeleted, project: ProjectFilter) -> Result<Self::Boxed, Error>;
+    fn model_query(
+        self,
+        read_deleted: ReadDeleted,
+        project: ProjectFilter,
+    ) -> Result<Self::Boxed, Error>;
 }
 
 /// Declares a diesel table with oslo.db's mixin columns appended: `created_at -> Timestamp`,

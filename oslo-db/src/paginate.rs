@@ -3,9 +3,9 @@
 
 use std::str::FromStr;
 
+use diesel::Table;
 use diesel::backend::Backend;
 use diesel::expression::BoxableExpression;
-use diesel::Table;
 use diesel::sql_types::{Bool, Nullable};
 
 use crate::error::Error;
@@ -21,9 +21,15 @@ pub struct SortDir {
 
 impl SortDir {
     /// `asc`.
-    pub const ASC: SortDir = SortDir { ascending: true, nulls_first: None };
+    pub const ASC: SortDir = SortDir {
+        ascending: true,
+        nulls_first: None,
+    };
     /// `desc`.
-    pub const DESC: SortDir = SortDir { ascending: false, nulls_first: None };
+    pub const DESC: SortDir = SortDir {
+        ascending: false,
+        nulls_first: None,
+    };
 }
 
 impl FromStr for SortDir {
@@ -43,7 +49,10 @@ impl FromStr for SortDir {
             "nullslast" => Some(false),
             _ => return Err(Error::InvalidSortDir { dir: s.to_string() }),
         };
-        Ok(SortDir { ascending, nulls_first })
+        Ok(SortDir {
+            ascending,
+            nulls_first,
+        })
     }
 }
 
@@ -73,8 +82,8 @@ pub trait Paginate<DB: Backend>: Table + Sized {
 /// most `limit` of them.
 ///
 /// The marker condition is oslo.db's: `(k1 > m1) OR (k1 = m1 AND k2 > m2) OR ...`, `<` for descending
-/// keys, a term skipped when its marker value is NULL, `OR k IS NULL` for `asc-nullslast` and
-/// `desc-nullsfirst`. Include a unique key (the id) last so that pages never overlap. An unknown key is
+/// keys, a term skipped when its marker value is NULL. With an explicit `-nullsfirst`/`-nullslast`,
+/// NULL marker values are compared as NULLs (see the crate's differences from the Python library). Include a unique key (the id) last so that pages never overlap. An unknown key is
 /// [`Error::InvalidSortKey`].
 pub fn paginate_query<T, DB>(
     query: T::Boxed,
@@ -110,14 +119,24 @@ pub fn __directions(sort_keys: &[&str], sort_dirs: &[SortDir]) -> Result<Vec<Sor
 #[doc(hidden)]
 pub trait __Keyset {
     type Cond;
+    /// `key > marker.key` (`greater`) or `<`; `None` when the marker's value is NULL.
     fn after(&self, key: &str, greater: bool) -> Result<Option<Self::Cond>, Error>;
+    /// `key = marker.key`; `None` when the marker's value is NULL.
     fn equal(&self, key: &str) -> Result<Option<Self::Cond>, Error>;
-    fn is_null(&self, key: &str) -> Result<Self::Cond, Error>;
+    /// `key IS NULL`, or `key IS NOT NULL` when `not`.
+    fn is_null(&self, key: &str, not: bool) -> Result<Self::Cond, Error>;
     fn and(&self, a: Self::Cond, b: Self::Cond) -> Self::Cond;
     fn or(&self, a: Self::Cond, b: Self::Cond) -> Self::Cond;
 }
 
-/// The OR-of-ANDs marker condition, or `None` when every marker value is NULL.
+/// The OR-of-ANDs marker condition, or `None` when no term applies.
+///
+/// With the NULL placement left to the backend, this is oslo.db's condition: a NULL marker value
+/// drops its term and its equality. With `-nullsfirst`/`-nullslast` the placement is known, and NULLs
+/// are compared as what they are: `k IS NULL` for equality, `k IS NOT NULL` for "after" a NULL that
+/// sorts first, nothing after a NULL that sorts last, and `OR k IS NULL` after a value when NULLs sort
+/// last. (oslo.db adds that last term for `asc-nullslast` and `desc-nullsfirst` and drops NULL
+/// markers in every case, so its pages repeat or lose rows whenever a marker value is NULL.)
 #[doc(hidden)]
 pub fn __keyset_condition<K: __Keyset>(
     k: &K,
@@ -126,20 +145,23 @@ pub fn __keyset_condition<K: __Keyset>(
 ) -> Result<Option<K::Cond>, Error> {
     let mut any: Option<K::Cond> = None;
     for (i, (key, dir)) in sort_keys.iter().zip(dirs).enumerate() {
-        let Some(mut term) = k.after(key, dir.ascending)? else {
+        let term = match (k.after(key, dir.ascending)?, dir.nulls_first) {
+            (Some(after), Some(false)) => Some(k.or(after, k.is_null(key, false)?)),
+            (Some(after), _) => Some(after),
+            (None, Some(true)) => Some(k.is_null(key, true)?),
+            (None, _) => None,
+        };
+        let Some(mut term) = term else {
             continue;
         };
-        let nulls_after = if dir.ascending {
-            dir.nulls_first == Some(false)
-        } else {
-            dir.nulls_first == Some(true)
-        };
-        if nulls_after {
-            term = k.or(term, k.is_null(key)?);
-        }
         let mut prefix: Option<K::Cond> = None;
-        for prev in &sort_keys[..i] {
-            if let Some(eq) = k.equal(prev)? {
+        for (prev, prev_dir) in sort_keys[..i].iter().zip(dirs) {
+            let eq = match (k.equal(prev)?, prev_dir.nulls_first) {
+                (Some(eq), _) => Some(eq),
+                (None, Some(_)) => Some(k.is_null(prev, false)?),
+                (None, None) => None,
+            };
+            if let Some(eq) = eq {
                 prefix = Some(match prefix {
                     None => eq,
                     Some(p) => k.and(p, eq),
@@ -183,7 +205,16 @@ macro_rules! plain_marker {
     )*};
 }
 plain_marker!(
-    i16, i32, i64, f32, f64, bool, String, Vec<u8>, chrono::NaiveDateTime, chrono::NaiveDate
+    i16,
+    i32,
+    i64,
+    f32,
+    f64,
+    bool,
+    String,
+    Vec<u8>,
+    chrono::NaiveDateTime,
+    chrono::NaiveDate
 );
 
 /// Implements [`Paginate`] for a table and its row struct, on every backend this crate was built
@@ -240,9 +271,13 @@ macro_rules! __paginate_impl {
                             other => Err($crate::Error::InvalidSortKey { key: other.to_string() }),
                         }
                     }
-                    fn is_null(&self, key: &str) -> ::std::result::Result<Cond, $crate::Error> {
+                    fn is_null(&self, key: &str, not: bool) -> ::std::result::Result<Cond, $crate::Error> {
                         match key {
-                            $(::std::stringify!($key) => Ok(::std::boxed::Box::new($t::$key.is_null().nullable()) as Cond),)+
+                            $(::std::stringify!($key) => Ok(if not {
+                                ::std::boxed::Box::new($t::$key.is_not_null().nullable()) as Cond
+                            } else {
+                                ::std::boxed::Box::new($t::$key.is_null().nullable()) as Cond
+                            }),)+
                             other => Err($crate::Error::InvalidSortKey { key: other.to_string() }),
                         }
                     }

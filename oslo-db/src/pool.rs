@@ -181,13 +181,17 @@ impl<C: DbConnection> Deref for Pooled<C> {
     type Target = C;
     fn deref(&self) -> &C {
         // `conn` is only `None` after `discard` consumed `self` or during `drop`.
-        self.conn.as_ref().unwrap_or_else(|| unreachable!("a pooled connection used after release"))
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a pooled connection used after release"))
     }
 }
 
 impl<C: DbConnection> DerefMut for Pooled<C> {
     fn deref_mut(&mut self) -> &mut C {
-        self.conn.as_mut().unwrap_or_else(|| unreachable!("a pooled connection used after release"))
+        self.conn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a pooled connection used after release"))
     }
 }
 

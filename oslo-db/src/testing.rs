@@ -69,7 +69,9 @@ fn random_name() -> String {
 impl<C: DbConnection> TestDatabase<C> {
     /// A fresh SQLite database in a temporary file (a file, so that several connections see it).
     /// `configure` adjusts the options (such as `sqlite_fk`).
-    pub fn sqlite(configure: impl FnOnce(DatabaseOptions) -> DatabaseOptions) -> Result<Self, Error> {
+    pub fn sqlite(
+        configure: impl FnOnce(DatabaseOptions) -> DatabaseOptions,
+    ) -> Result<Self, Error> {
         let name = random_name();
         let file = std::env::temp_dir().join(format!("{name}.sqlite"));
         let url = format!("sqlite:///{}", file.display());
@@ -128,7 +130,9 @@ impl<C: DbConnection> TestDatabase<C> {
     /// The facade on the test database.
     pub fn facade(&self) -> &Facade<C> {
         // Set in every constructor; `None` only inside `drop`.
-        self.facade.as_ref().unwrap_or_else(|| unreachable!("the facade is set until drop"))
+        self.facade
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the facade is set until drop"))
     }
 
     /// The database's name.
@@ -176,8 +180,10 @@ impl<C: DbConnection> Drop for TestDatabase<C> {
             }
         }
         if let Some(admin) = &self.admin {
-            let dropped = C::open(admin, &DatabaseOptions::default())
-                .and_then(|mut c| c.batch_execute(&drop_sql(admin.backend(), &self.name)).map_err(Error::from));
+            let dropped = C::open(admin, &DatabaseOptions::default()).and_then(|mut c| {
+                c.batch_execute(&drop_sql(admin.backend(), &self.name))
+                    .map_err(Error::from)
+            });
             if let Err(e) = dropped {
                 tracing::warn!(
                     database = %self.name,

@@ -57,7 +57,11 @@ impl DbUrl {
         let (scheme, rest) = raw
             .split_once("://")
             .ok_or_else(|| invalid("no `://` after the scheme"))?;
-        let dialect = scheme.split('+').next().unwrap_or(scheme).to_ascii_lowercase();
+        let dialect = scheme
+            .split('+')
+            .next()
+            .unwrap_or(scheme)
+            .to_ascii_lowercase();
         let backend = match dialect.as_str() {
             "sqlite" => BackendKind::Sqlite,
             "postgresql" | "postgres" => BackendKind::Postgres,
@@ -90,9 +94,7 @@ impl DbUrl {
         let mut pairs: Vec<(String, String)> = url
             .query_pairs()
             .into_owned()
-            .chain(
-                url::form_urlencoded::parse(connection_parameters.as_bytes()).into_owned(),
-            )
+            .chain(url::form_urlencoded::parse(connection_parameters.as_bytes()).into_owned())
             .collect();
         if backend == BackendKind::Mysql {
             pairs.retain(|(k, _)| {
@@ -241,7 +243,11 @@ mod tests {
 
     #[test]
     fn strips_driver_and_sqlalchemy_only_params() {
-        let u = DbUrl::parse("mysql+pymysql://nova:pw@db/nova?charset=utf8", "ssl_mode=required").unwrap();
+        let u = DbUrl::parse(
+            "mysql+pymysql://nova:pw@db/nova?charset=utf8",
+            "ssl_mode=required",
+        )
+        .unwrap();
         assert_eq!(u.backend(), BackendKind::Mysql);
         assert_eq!(u.diesel_url(), "mysql://nova:pw@db/nova?ssl_mode=required");
         assert_eq!(u.to_string(), "mysql://nova:****@db/nova?ssl_mode=required");

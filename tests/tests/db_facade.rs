@@ -11,7 +11,7 @@ on_all_backends! {
     fn count(conn: &mut C) -> i64 {
             instances::table.count().get_result(conn).expect("count")
         }
-    
+
         #[test]
         fn commits_and_rolls_back() {
         let Some(db) = database::<C>(|o| o) else { return };
@@ -39,7 +39,7 @@ on_all_backends! {
         assert_eq!(n, 1, "the failed writer rolled back");
         assert!(ctx.transaction_slot().mode().is_none());
     }
-    
+
     #[test]
         fn nested_scopes_share_the_transaction() {
         let Some(db) = database::<C>(|o| o) else { return };
@@ -56,7 +56,7 @@ on_all_backends! {
             })
             .unwrap();
         assert_eq!(seen, 1);
-    
+
         // A reader that contains a writer: the upgrade error, and nothing is written.
         let err = f
             .reader()
@@ -85,7 +85,7 @@ on_all_backends! {
             .unwrap();
         assert_eq!(f.reader().run(|c| Ok::<_, Error>(count(c))).unwrap(), 1);
     }
-    
+
     #[test]
         fn independent_and_savepoint() {
         let Some(db) = database::<C>(|o| o) else { return };
@@ -112,7 +112,7 @@ on_all_backends! {
             .run(|c| instances::table.select(instances::name).load(c).map_err(Error::from))
             .unwrap();
         assert_eq!(names, ["inner"]);
-    
+
         // A failing savepoint rolls back its block only.
         f.writer()
             .using(&mut ctx, |ctx| {
@@ -141,7 +141,7 @@ on_all_backends! {
         names.sort();
         assert_eq!(names, ["inner", "kept", "saved"]);
     }
-    
+
     #[test]
         fn connection_outside_a_scope_is_an_error() {
         let mut ctx = RequestContext::<C>::new();

@@ -59,7 +59,15 @@ impl<'a> NewInstance<'a> {
 }
 
 oslo_db::soft_delete_model!(instances, id: i32, project_id);
-oslo_db::paginated_model!(instances, Instance { id, name, size, created_at });
+oslo_db::paginated_model!(
+    instances,
+    Instance {
+        id,
+        name,
+        size,
+        created_at
+    }
+);
 
 /// The schema of `instances` and `ports` in each backend's SQL.
 pub fn schema(backend: BackendKind) -> &'static str {
@@ -133,17 +141,22 @@ pub fn database<C: DbConnection>(
 ) -> Option<TestDatabase<C>> {
     let db = match C::BACKEND {
         BackendKind::Sqlite => TestDatabase::<C>::sqlite(|o| configure(o.sqlite_fk(true))),
-        BackendKind::Postgres => {
-            TestDatabase::<C>::provision(&oslo_tests::server_url(oslo_tests::Server::Postgres)?, configure)
-        }
-        BackendKind::Mysql => {
-            TestDatabase::<C>::provision(&oslo_tests::server_url(oslo_tests::Server::Mysql)?, configure)
-        }
+        BackendKind::Postgres => TestDatabase::<C>::provision(
+            &oslo_tests::server_url(oslo_tests::Server::Postgres)?,
+            configure,
+        ),
+        BackendKind::Mysql => TestDatabase::<C>::provision(
+            &oslo_tests::server_url(oslo_tests::Server::Mysql)?,
+            configure,
+        ),
     }
     .expect("create the test database");
     db.facade()
         .writer()
-        .run(|conn| conn.batch_execute(schema(C::BACKEND)).map_err(oslo_db::Error::from))
+        .run(|conn| {
+            conn.batch_execute(schema(C::BACKEND))
+                .map_err(oslo_db::Error::from)
+        })
         .expect("create the schema");
     Some(db)
 }
@@ -173,4 +186,15 @@ macro_rules! on_all_backends {
             $($body)*
         }
     };
+}
+
+/// A test database's URL in the spelling of the Python oracle's SQLAlchemy drivers.
+pub fn python_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("mysql://") {
+        format!("mysql+pymysql://{rest}")
+    } else if let Some(rest) = url.strip_prefix("postgresql://") {
+        format!("postgresql+psycopg2://{rest}")
+    } else {
+        url.to_string()
+    }
 }
