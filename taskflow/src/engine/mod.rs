@@ -267,8 +267,7 @@ impl Engine {
     /// Puts every atom back to PENDING/EXECUTE and the flow to PENDING, so it can run again.
     pub fn reset(&mut self) -> Result<()> {
         for a in 0..self.compiled.atoms.len() {
-            self.storage.change_state(a, State::Pending, None);
-            self.storage.set_intention(a, Intention::Execute);
+            self.storage.reset_atom(a, State::Pending);
         }
         self.storage.set_flow_state(State::Pending)?;
         self.take_persist_error()
@@ -479,6 +478,9 @@ impl Engine {
 
     fn start(&mut self) -> Result<Machine> {
         self.suspend.store(false, Ordering::SeqCst);
+        if self.storage.flow_state() == State::Reverted {
+            self.reset()?;
+        }
         self.validate()?;
         self.storage.set_flow_state(State::Running)?;
         let exec = match self.options.executor {

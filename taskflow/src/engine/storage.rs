@@ -24,6 +24,10 @@ pub(crate) struct Storage {
     pub(crate) transient: BTreeMap<String, Value>,
     pub(crate) notifier: Notifier,
     pub(crate) persist_error: Option<Error>,
+    /// Failures seen since the last reset, by atom (TaskFlow's failure cache: a failure stays here even
+    /// when the atom later succeeds, until the engine is reset).
+    exec_failures: BTreeMap<String, Failure>,
+    revert_failures: BTreeMap<String, Failure>,
 }
 
 fn execute_result_visible(state: State) -> bool {
@@ -53,12 +57,24 @@ impl Storage {
             ad.version = format!("{}.{}", a.spec.version.0, a.spec.version.1);
             fd.atoms.push(ad);
         }
+        let exec_failures = fd
+            .atoms
+            .iter()
+            .filter_map(|a| a.failure.clone().map(|f| (a.name.clone(), f)))
+            .collect();
+        let revert_failures = fd
+            .atoms
+            .iter()
+            .filter_map(|a| a.revert_failure.clone().map(|f| (a.name.clone(), f)))
+            .collect();
         Storage {
             fd,
             backend,
             transient: BTreeMap::new(),
             notifier,
             persist_error: None,
+            exec_failures,
+            revert_failures,
         }
     }
 
@@ -209,6 +225,30 @@ impl Storage {
                 ad.meta.insert("progress".to_owned(), Value::from(1.0));
             }
         }
+        if let Some(Outcome::Failure(f)) = &result {
+            let ad = &self.fd.atoms[a];
+            match (state, ad.intention) {
+                (State::Failure | State::RevertFailure, Intention::Execute) => {
+                    self.exec_failures.insert(ad.name.clone(), f.clone());
+                }
+                (State::Failure | State::RevertFailure, Intention::Revert) => {
+                    self.revert_failures.insert(ad.name.clone(), f.clone());
+                }
+                _ => {}
+            }
+        }
+        if let Some(Outcome::Failure(f)) = &result {
+            let ad = &self.fd.atoms[a];
+            match (state, ad.intention) {
+                (State::Failure | State::RevertFailure, Intention::Execute) => {
+                    self.exec_failures.insert(ad.name.clone(), f.clone());
+                }
+                (State::Failure | State::RevertFailure, Intention::Revert) => {
+                    self.revert_failures.insert(ad.name.clone(), f.clone());
+                }
+                _ => {}
+            }
+        }
         self.save_atom(a);
         let ad = &self.fd.atoms[a];
         let ev = Event::Atom {
@@ -292,21 +332,34 @@ impl Storage {
         self.save_atom(retry);
     }
 
-    /// Every atom's execute failure, by name (TaskFlow's `get_failures`).
+    /// The execute failures since the last reset, by atom name (TaskFlow's `get_failures`).
     pub(crate) fn failures(&self) -> BTreeMap<String, Failure> {
-        self.fd
-            .atoms
-            .iter()
-            .filter_map(|a| a.failure.clone().map(|f| (a.name.clone(), f)))
-            .collect()
+        self.exec_failures.clone()
     }
 
+    /// The revert failures since the last reset.
     pub(crate) fn revert_failures(&self) -> Vec<Failure> {
-        self.fd
-            .atoms
-            .iter()
-            .filter_map(|a| a.revert_failure.clone())
-            .collect()
+        self.revert_failures.values().cloned().collect()
+    }
+
+    /// Resets an atom to `state` (TaskFlow's `storage.reset`), forgetting its results and failures.
+    pub(crate) fn reset_atom(&mut self, a: usize, state: State) {
+        self.change_state(a, state, None);
+        {
+            let ad = &mut self.fd.atoms[a];
+            ad.results = match ad.atom_type {
+                AtomType::Task => Value::Null,
+                AtomType::Retry => Value::Array(Vec::new()),
+            };
+            ad.failure = None;
+            ad.revert_results = Value::Null;
+            ad.revert_failure = None;
+            ad.intention = Intention::Execute;
+        }
+        let name = self.fd.atoms[a].name.clone();
+        self.exec_failures.remove(&name);
+        self.revert_failures.remove(&name);
+        self.save_atom(a);
     }
 
     /// The value published under `name` by provider atom `p`.
