@@ -1,1 +1,31 @@
 #![doc = include_str!("../README.md")]
+
+mod error;
+pub mod notify;
+mod remote;
+pub mod rpc;
+mod serializer;
+mod target;
+pub mod transport;
+mod url;
+mod version;
+pub mod wire;
+
+pub mod blocking;
+
+pub use error::{Error, Result};
+pub use notify::{
+    BatchNotificationListener, NotificationEndpoint, NotificationFilter, NotificationListener,
+    NotificationResult, Notifier, Priority,
+};
+pub use remote::RemoteError;
+pub use rpc::{AccessPolicy, Endpoint, RpcClient, RpcServer};
+pub use serializer::{NoOpSerializer, Serializer};
+pub use target::Target;
+pub use transport::Transport;
+pub use url::{TransportHost, TransportUrl};
+pub use version::is_compatible as version_is_compatible;
+
+/// A request context: the caller's identity and request ids, sent along with every message as
+/// `_context_<key>` fields.
+pub type Context = serde_json::Map<String, serde_json::Value>;

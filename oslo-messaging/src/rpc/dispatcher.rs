@@ -1,0 +1,219 @@
+//! Endpoints and dispatch: namespace and version matching, the access policy, the serializer.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::remote::RemoteError;
+use crate::serializer::Serializer;
+use crate::transport::BoxFuture;
+use crate::{Context, Error, Target, version};
+
+type Handler = Arc<
+    dyn Fn(Context, Map<String, Value>) -> BoxFuture<'static, Result<Value, RemoteError>>
+        + Send
+        + Sync,
+>;
+
+/// Which registered methods a server lets callers reach.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AccessPolicy {
+    /// Every method except those whose name starts with `_` (the original's default).
+    #[default]
+    Default,
+    /// Every method, private ones included.
+    Legacy,
+    /// Only the methods marked with [`Endpoint::expose`].
+    Explicit,
+}
+
+/// A set of RPC methods with the namespace and version they implement.
+///
+/// Methods are async closures taking the request context and their arguments: typed (any
+/// `Deserialize` type, read from the keyword arguments object) with [`method`](Self::method), or the raw
+/// JSON object with [`json_method`](Self::json_method). They return a result that serialises to JSON, or a
+/// [`RemoteError`] (or anything that converts into one) that the caller receives as the remote exception.
+#[derive(Clone)]
+pub struct Endpoint {
+    target: Target,
+    methods: HashMap<String, Handler>,
+    exposed: Vec<String>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<_> = self.methods.keys().collect();
+        names.sort();
+        f.debug_struct("Endpoint")
+            .field("target", &self.target)
+            .field("methods", &names)
+            .finish()
+    }
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Endpoint::new()
+    }
+}
+
+impl Endpoint {
+    /// An endpoint in no namespace at version `1.0`.
+    pub fn new() -> Self {
+        Endpoint::with_target(Target::new())
+    }
+
+    /// An endpoint with the namespace, version and legacy namespaces of `target` (other fields are
+    /// ignored; no version means `1.0`).
+    pub fn with_target(target: Target) -> Self {
+        Endpoint {
+            target,
+            methods: HashMap::new(),
+            exposed: Vec::new(),
+        }
+    }
+
+    /// The endpoint's target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Adds a method whose keyword arguments deserialise into `A` and whose result serialises from `R`.
+    ///
+    /// A method taking no argument can take an empty struct or a `serde_json::Map`.
+    pub fn method<A, R, E, F, Fut>(mut self, name: impl Into<String>, f: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + 'static,
+        E: Into<RemoteError> + 'static,
+        F: Fn(Context, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        let handler: Handler = Arc::new(move |ctxt, args| {
+            let f = f.clone();
+            Box::pin(async move {
+                let args: A = serde_json::from_value(Value::Object(args))
+                    .map_err(|e| RemoteError::new("TypeError", format!("bad arguments: {e}")))?;
+                let r = f(ctxt, args).await.map_err(Into::into)?;
+                serde_json::to_value(r).map_err(|e| {
+                    RemoteError::new("TypeError", format!("unserialisable result: {e}"))
+                })
+            })
+        });
+        self.methods.insert(name.into(), handler);
+        self
+    }
+
+    /// Adds a method taking its keyword arguments as a JSON object and returning JSON.
+    pub fn json_method<F, Fut>(mut self, name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(Context, Map<String, Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, RemoteError>> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |ctxt, args| Box::pin(f(ctxt, args)));
+        self.methods.insert(name.into(), handler);
+        self
+    }
+
+    /// Marks a method as exposed, for [`AccessPolicy::Explicit`].
+    pub fn expose(mut self, name: impl Into<String>) -> Self {
+        self.exposed.push(name.into());
+        self
+    }
+
+    fn allows(&self, policy: AccessPolicy, method: &str) -> bool {
+        match policy {
+            AccessPolicy::Default => !method.starts_with('_'),
+            AccessPolicy::Legacy => true,
+            AccessPolicy::Explicit => self.exposed.iter().any(|m| m == method),
+        }
+    }
+}
+
+/// Routes requests to endpoint methods.
+#[derive(Debug)]
+pub(crate) struct Dispatcher {
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) policy: AccessPolicy,
+    pub(crate) serializer: Arc<dyn Serializer>,
+}
+
+impl Dispatcher {
+    /// Runs the request: finds the method (or fails as the original does), deserialises the context and
+    /// arguments, calls it and serialises its result.
+    pub(crate) async fn dispatch(
+        &self,
+        ctxt: Context,
+        message: Map<String, Value>,
+    ) -> Result<Value, RemoteError> {
+        let method = message
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let args = match message.get("args") {
+            None => Map::new(),
+            Some(Value::Object(a)) => a.clone(),
+            Some(other) => {
+                return Err(RemoteError::new(
+                    "AttributeError",
+                    format!("the arguments of `{method}` are not an object: {other}"),
+                ));
+            }
+        };
+        let namespace = message.get("namespace").and_then(Value::as_str);
+        let req_version = message
+            .get("version")
+            .and_then(Value::as_str)
+            .unwrap_or("1.0");
+        let mut compatible = false;
+        for ep in &self.endpoints {
+            if !ep.target.accepts_namespace(namespace) {
+                continue;
+            }
+            let imp = ep.target.version.as_deref().unwrap_or("1.0");
+            if !version::is_compatible(Some(imp), Some(req_version)).unwrap_or(false) {
+                continue;
+            }
+            compatible = true;
+            let Some(handler) = ep.methods.get(&method) else {
+                continue;
+            };
+            if !ep.allows(self.policy, &method) {
+                continue;
+            }
+            let ctxt = self
+                .serializer
+                .deserialize_context(ctxt)
+                .map_err(RemoteError::from)?;
+            let mut des = Map::new();
+            for (k, v) in args {
+                let v = self
+                    .serializer
+                    .deserialize_entity(&ctxt, v)
+                    .map_err(RemoteError::from)?;
+                des.insert(k, v);
+            }
+            let result = handler(ctxt.clone(), des).await?;
+            return self
+                .serializer
+                .serialize_entity(&ctxt, result)
+                .map_err(RemoteError::from);
+        }
+        Err(if compatible {
+            Error::NoSuchMethod { method }
+        } else {
+            Error::UnsupportedVersion {
+                version: req_version.to_owned(),
+                method,
+            }
+        }
+        .into())
+    }
+}

@@ -1,0 +1,261 @@
+//! The RPC server.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::dispatcher::{AccessPolicy, Dispatcher, Endpoint};
+use crate::remote::RemoteError;
+use crate::serializer::{NoOpSerializer, Serializer};
+use crate::transport::{IncomingRequest, SubscriptionControl};
+use crate::wire::ReplyBody;
+use crate::{Result, Target, Transport};
+
+/// Serves the methods of its endpoints on a target (topic and server).
+///
+/// It consumes the topic's shared queue, its own `topic.server` queue and the topic's fanout. Each request
+/// runs as its own task, at most [`pool_size`](RpcServerBuilder::pool_size) at a time. [`stop`](Self::stop)
+/// stops taking requests; [`wait`](Self::wait) then lets the ones already taken finish.
+#[derive(Debug)]
+pub struct RpcServer {
+    transport: Transport,
+    target: Target,
+    dispatcher: Arc<Dispatcher>,
+    pool_size: usize,
+    state: Mutex<ServerState>,
+}
+
+#[derive(Debug, Default)]
+struct ServerState {
+    control: Option<Arc<dyn SubscriptionControl>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Builds an [`RpcServer`].
+#[derive(Debug)]
+pub struct RpcServerBuilder {
+    transport: Transport,
+    target: Target,
+    endpoints: Vec<Endpoint>,
+    policy: AccessPolicy,
+    serializer: Arc<dyn Serializer>,
+    pool_size: usize,
+    ping: bool,
+}
+
+impl RpcServerBuilder {
+    /// Adds an endpoint; endpoints are tried in the order they were added.
+    pub fn endpoint(mut self, e: Endpoint) -> Self {
+        self.endpoints.push(e);
+        self
+    }
+
+    /// The access policy (default: private methods refused).
+    pub fn access_policy(mut self, p: AccessPolicy) -> Self {
+        self.policy = p;
+        self
+    }
+
+    /// The serializer.
+    pub fn serializer(mut self, s: Arc<dyn Serializer>) -> Self {
+        self.serializer = s;
+        self
+    }
+
+    /// How many requests run at once (`executor_thread_pool_size`, default 64).
+    pub fn pool_size(mut self, n: usize) -> Self {
+        self.pool_size = n.max(1);
+        self
+    }
+
+    /// Adds the `oslo_rpc_server_ping` method that answers `"pong"` (`rpc_ping_enabled`).
+    pub fn ping_enabled(mut self, on: bool) -> Self {
+        self.ping = on;
+        self
+    }
+
+    /// Checks the target (a topic and a server are required) and builds the server.
+    pub fn build(mut self) -> Result<RpcServer> {
+        self.target.check_server()?;
+        if self.ping {
+            self.endpoints.push(
+                Endpoint::new().json_method("oslo_rpc_server_ping", |_, _| async {
+                    Ok::<_, RemoteError>(Value::String("pong".into()))
+                }),
+            );
+        }
+        Ok(RpcServer {
+            transport: self.transport,
+            target: self.target,
+            dispatcher: Arc::new(Dispatcher {
+                endpoints: self.endpoints,
+                policy: self.policy,
+                serializer: self.serializer,
+            }),
+            pool_size: self.pool_size,
+            state: Mutex::new(ServerState::default()),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct ControlHandle(Box<dyn SubscriptionControl>);
+
+impl SubscriptionControl for ControlHandle {
+    fn stop(&self) -> crate::transport::BoxFuture<'_, ()> {
+        self.0.stop()
+    }
+}
+
+impl RpcServer {
+    /// A builder for a server on `target` (which needs a topic and a server name).
+    pub fn builder(transport: Transport, target: Target) -> RpcServerBuilder {
+        RpcServerBuilder {
+            transport,
+            target,
+            endpoints: Vec::new(),
+            policy: AccessPolicy::Default,
+            serializer: Arc::new(NoOpSerializer),
+            pool_size: 64,
+            ping: false,
+        }
+    }
+
+    /// The server's target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Subscribes to the target and starts serving. Starting a started server does nothing.
+    pub async fn start(&self) -> Result<()> {
+        if self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .control
+            .is_some()
+        {
+            return Ok(());
+        }
+        let sub = self.transport.driver().listen(&self.target).await?;
+        let control: Arc<dyn SubscriptionControl> = Arc::new(ControlHandle(sub.control));
+        let mut incoming = sub.incoming;
+        let dispatcher = self.dispatcher.clone();
+        let pool = Arc::new(Semaphore::new(self.pool_size));
+        let task = tokio::spawn(async move {
+            let mut running = JoinSet::new();
+            while let Some(req) = incoming.recv().await {
+                let Ok(permit) = pool.clone().acquire_owned().await else {
+                    break;
+                };
+                let dispatcher = dispatcher.clone();
+                running.spawn(async move {
+                    handle(&dispatcher, req).await;
+                    drop(permit);
+                });
+                while running.try_join_next().is_some() {}
+            }
+            while running.join_next().await.is_some() {}
+        });
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        st.control = Some(control);
+        st.task = Some(task);
+        tracing::info!(target: "rpc.server", dest = %self.target, "server started");
+        Ok(())
+    }
+
+    /// Stops taking new requests. Requests already taken keep running; [`wait`](Self::wait) for them.
+    pub async fn stop(&self) {
+        let control = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .control
+            .clone();
+        if let Some(c) = control {
+            c.stop().await;
+        }
+    }
+
+    /// Waits until the server is stopped and every request it took has been answered.
+    pub async fn wait(&self) {
+        let task = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .task
+            .take();
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .control = None;
+    }
+}
+
+/// The call-monitor heartbeat interval for a client timeout: half of its whole seconds, none under 1 s.
+fn heartbeat_interval(client_timeout: Option<f64>) -> Option<Duration> {
+    let t = client_timeout?;
+    if !t.is_finite() || t < 0.0 {
+        return None;
+    }
+    let half = t.trunc() / 2.0;
+    (half >= 1.0).then(|| Duration::from_secs_f64(half))
+}
+
+async fn handle(dispatcher: &Dispatcher, req: IncomingRequest) {
+    let IncomingRequest {
+        mut ctxt,
+        message,
+        client_timeout,
+        replier,
+    } = req;
+    let method = message
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    ctxt.insert(
+        "client_timeout".into(),
+        client_timeout
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+    );
+    let heartbeat = match (&replier, heartbeat_interval(client_timeout)) {
+        (Some(r), Some(every)) => {
+            let r = r.clone();
+            Some(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = r.send(ReplyBody::Heartbeat).await {
+                        tracing::warn!(error = %e, "call-monitor heartbeat failed");
+                    }
+                }
+            }))
+        }
+        _ => None,
+    };
+    let result = dispatcher.dispatch(ctxt, message).await;
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
+    if let Err(e) = &result {
+        if e.is_expected() {
+            tracing::debug!(target: "rpc.server", method, error = %e, "expected exception during message handling");
+        } else {
+            tracing::error!(target: "rpc.server", method, error = %e, "exception during message handling");
+        }
+    }
+    if let Some(r) = replier
+        && let Err(e) = r.send(ReplyBody::Final(result)).await
+    {
+        tracing::warn!(target: "rpc.server", method, error = %e, "failed to send the reply");
+    }
+}

@@ -1,0 +1,163 @@
+//! The `[oslo_messaging_rabbit]` options this driver honours, set from the URL's query parameters.
+
+use std::time::Duration;
+
+use crate::{Error, Result, TransportUrl};
+
+/// The RabbitMQ driver's options, with the original's defaults.
+#[derive(Debug, Clone)]
+pub(crate) struct RabbitOptions {
+    pub(crate) heartbeat_timeout_threshold: u16,
+    pub(crate) heartbeat_rate: u32,
+    pub(crate) rabbit_retry_interval: f64,
+    pub(crate) rabbit_retry_backoff: f64,
+    pub(crate) rabbit_interval_max: f64,
+    pub(crate) kombu_reconnect_delay: f64,
+    pub(crate) kombu_missing_consumer_retry_timeout: f64,
+    pub(crate) kombu_failover_strategy_shuffle: bool,
+    pub(crate) amqp_durable_queues: bool,
+    pub(crate) amqp_auto_delete: bool,
+    pub(crate) rabbit_transient_queues_ttl: u32,
+    pub(crate) rabbit_qos_prefetch_count: u16,
+    pub(crate) rabbit_ha_queues: bool,
+    pub(crate) rabbit_quorum_queue: bool,
+    pub(crate) rabbit_transient_quorum_queue: bool,
+    pub(crate) rabbit_quorum_delivery_limit: u32,
+    pub(crate) rabbit_quorum_max_memory_length: u32,
+    pub(crate) rabbit_quorum_max_memory_bytes: u32,
+    pub(crate) enable_cancel_on_failover: bool,
+    pub(crate) login_amqplain: bool,
+}
+
+impl Default for RabbitOptions {
+    fn default() -> Self {
+        RabbitOptions {
+            heartbeat_timeout_threshold: 60,
+            heartbeat_rate: 3,
+            rabbit_retry_interval: 1.0,
+            rabbit_retry_backoff: 2.0,
+            rabbit_interval_max: 30.0,
+            kombu_reconnect_delay: 1.0,
+            kombu_missing_consumer_retry_timeout: 60.0,
+            kombu_failover_strategy_shuffle: false,
+            amqp_durable_queues: false,
+            amqp_auto_delete: false,
+            rabbit_transient_queues_ttl: 1800,
+            rabbit_qos_prefetch_count: 0,
+            rabbit_ha_queues: false,
+            rabbit_quorum_queue: false,
+            rabbit_transient_quorum_queue: false,
+            rabbit_quorum_delivery_limit: 0,
+            rabbit_quorum_max_memory_length: 0,
+            rabbit_quorum_max_memory_bytes: 0,
+            enable_cancel_on_failover: false,
+            login_amqplain: true,
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(key: &str, v: &str) -> Result<T> {
+    v.trim()
+        .parse()
+        .map_err(|_| Error::Configuration(format!("bad value `{v}` for option `{key}`")))
+}
+
+fn boolean(key: &str, v: &str) -> Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(Error::Configuration(format!(
+            "bad value `{v}` for boolean option `{key}`"
+        ))),
+    }
+}
+
+impl RabbitOptions {
+    /// The defaults, overridden by the URL's query parameters. An unknown parameter is an error, as in the
+    /// original.
+    pub(crate) fn from_url(url: &TransportUrl) -> Result<Self> {
+        let mut o = RabbitOptions::default();
+        for (k, v) in &url.query {
+            match k.as_str() {
+                "heartbeat_timeout_threshold" => o.heartbeat_timeout_threshold = parse(k, v)?,
+                "heartbeat_rate" => o.heartbeat_rate = parse(k, v)?,
+                "rabbit_retry_interval" => o.rabbit_retry_interval = parse(k, v)?,
+                "rabbit_retry_backoff" => o.rabbit_retry_backoff = parse(k, v)?,
+                "rabbit_interval_max" => o.rabbit_interval_max = parse(k, v)?,
+                "kombu_reconnect_delay" => o.kombu_reconnect_delay = parse(k, v)?,
+                "kombu_missing_consumer_retry_timeout" => {
+                    o.kombu_missing_consumer_retry_timeout = parse(k, v)?
+                }
+                "kombu_failover_strategy" => {
+                    o.kombu_failover_strategy_shuffle = match v.as_str() {
+                        "round-robin" => false,
+                        "shuffle" => true,
+                        _ => {
+                            return Err(Error::Configuration(format!(
+                                "bad value `{v}` for option `{k}`"
+                            )));
+                        }
+                    }
+                }
+                "amqp_durable_queues" => o.amqp_durable_queues = boolean(k, v)?,
+                "amqp_auto_delete" => o.amqp_auto_delete = boolean(k, v)?,
+                "rabbit_transient_queues_ttl" => o.rabbit_transient_queues_ttl = parse(k, v)?,
+                "rabbit_qos_prefetch_count" => o.rabbit_qos_prefetch_count = parse(k, v)?,
+                "rabbit_ha_queues" => o.rabbit_ha_queues = boolean(k, v)?,
+                "rabbit_quorum_queue" => o.rabbit_quorum_queue = boolean(k, v)?,
+                "rabbit_transient_quorum_queue" => o.rabbit_transient_quorum_queue = boolean(k, v)?,
+                "rabbit_quorum_delivery_limit" => o.rabbit_quorum_delivery_limit = parse(k, v)?,
+                "rabbit_quorum_max_memory_length" => {
+                    o.rabbit_quorum_max_memory_length = parse(k, v)?
+                }
+                "rabbit_quorum_max_memory_bytes" => o.rabbit_quorum_max_memory_bytes = parse(k, v)?,
+                "enable_cancel_on_failover" => o.enable_cancel_on_failover = boolean(k, v)?,
+                "rabbit_login_method" => {
+                    o.login_amqplain = match v.as_str() {
+                        "AMQPLAIN" => true,
+                        "PLAIN" => false,
+                        _ => {
+                            return Err(Error::Configuration(format!(
+                                "unsupported `rabbit_login_method` `{v}` (PLAIN and AMQPLAIN are)"
+                            )));
+                        }
+                    }
+                }
+                "ssl" if !boolean(k, v)? => {}
+                "ssl" | "rabbit_stream_fanout" | "use_queue_manager" | "kombu_compression" => {
+                    return Err(Error::Configuration(format!(
+                        "option `{k}` is not supported by this driver"
+                    )));
+                }
+                // Accepted for compatibility; they have no effect on this driver.
+                "rpc_conn_pool_size"
+                | "conn_pool_min_size"
+                | "conn_pool_ttl"
+                | "direct_mandatory_flag"
+                | "kombu_reconnect_splay"
+                | "hostname"
+                | "processname" => {}
+                _ => {
+                    return Err(Error::Configuration(format!(
+                        "no such option `{k}` in group [oslo_messaging_rabbit]"
+                    )));
+                }
+            }
+        }
+        if o.rabbit_quorum_queue && o.rabbit_ha_queues {
+            return Err(Error::Configuration(
+                "`rabbit_quorum_queue` and `rabbit_ha_queues` cannot be used together".into(),
+            ));
+        }
+        Ok(o)
+    }
+
+    /// The delay before retry number `attempt` (0-based): interval, growing by the backoff, capped, plus
+    /// the reconnect delay.
+    pub(crate) fn retry_delay(&self, attempt: u32) -> Duration {
+        let d = self.rabbit_retry_interval + self.rabbit_retry_backoff * f64::from(attempt);
+        Duration::from_secs_f64(
+            d.min(self.rabbit_interval_max).max(0.0) + self.kombu_reconnect_delay.max(0.0),
+        )
+    }
+}

@@ -1,0 +1,5 @@
+//! The shared transport suite on `memory://`.
+
+mod suite;
+
+transport_suite!(Some(String::from("memory://")));
