@@ -760,3 +760,195 @@ fn parallel_engine_matches_serial_on_a_graph() {
         Order::None,
     );
 }
+
+/// Builds the same invalid flows in Python and reports the exception class of each (and the flow
+/// requirements of valid ones).
+const BUILD_ORACLE: &str = r#"
+import json, warnings
+warnings.simplefilter('ignore')
+from taskflow import engines, task
+from taskflow.patterns import graph_flow as gf, linear_flow as lf, unordered_flow as uf
+
+class T(task.Task):
+    def execute(self, **kwargs):
+        return 1
+
+def t(name, requires=(), provides=None):
+    return T(name=name, requires=list(requires), provides=provides)
+
+def attempt(fn):
+    try:
+        r = fn()
+        return {"ok": sorted(r) if isinstance(r, (set, frozenset)) else r}
+    except Exception as e:
+        return {"error": type(e).__name__, "message": str(e)}
+
+def cycle():
+    f = gf.Flow("g"); a = t("a", provides="x"); b = t("b", requires=["x"]); f.add(a, b); f.link(b, a)
+def ambiguous():
+    f = gf.Flow("g"); f.add(t("p1", provides="x"), t("p2", provides="x")); f.add(t("c", requires=["x"]))
+def unknown_link():
+    f = gf.Flow("g"); f.add(t("a")); f.link(t("a2"), t("b2"))
+def duplicate():
+    f = lf.Flow("f"); f.add(t("a"), t("a")); engines.run(f)
+def missing():
+    f = lf.Flow("f"); f.add(t("b", requires=["x"])); engines.run(f)
+def misordered():
+    f = lf.Flow("f"); f.add(t("consumer", requires=["x"]), t("producer", provides="x")); engines.run(f)
+def graph_reordered():
+    f = gf.Flow("g"); f.add(t("consumer", requires=["x"]), t("producer", provides="x")); engines.run(f); return "ran"
+def requires_linear():
+    f = lf.Flow("f"); f.add(t("a", requires=["x"], provides="y"), t("b", requires=["y", "z"])); return f.requires
+def requires_unordered():
+    f = uf.Flow("f"); f.add(t("a", provides="y"), t("b", requires=["y"])); return f.requires
+def requires_graph():
+    f = gf.Flow("g"); f.add(t("a", provides="y"), t("b", requires=["y", "w"])); return f.requires
+def requires_nested():
+    f = lf.Flow("f"); g = gf.Flow("g"); g.add(t("a", requires=["q"], provides="y")); f.add(t("p", provides="q"), g, t("b", requires=["y", "w"])); return f.requires
+
+print(json.dumps({n: attempt(fn) for n, fn in [
+    ("cycle", cycle), ("ambiguous", ambiguous), ("unknown_link", unknown_link), ("duplicate", duplicate),
+    ("missing", missing), ("misordered", misordered), ("graph_reordered", graph_reordered),
+    ("requires_linear", requires_linear), ("requires_unordered", requires_unordered),
+    ("requires_graph", requires_graph), ("requires_nested", requires_nested),
+]}))
+"#;
+
+fn plain(name: &str) -> TaskNode {
+    task(name, FnTask::new(|_| Ok(json!(1))))
+}
+
+fn attempt(r: Result<Value, Error>) -> Value {
+    match r {
+        Ok(v) => json!({"ok": v}),
+        Err(e) => {
+            let kind = match &e {
+                Error::Cycle => "DependencyFailure",
+                other => other.kind(),
+            };
+            json!({"error": kind})
+        }
+    }
+}
+
+fn run_flow(f: Flow) -> Result<Value, Error> {
+    Engine::load(f)?.run().map(|()| json!("ran"))
+}
+
+fn reqs(f: &Flow) -> Value {
+    json!(f.requires().into_iter().collect::<Vec<_>>())
+}
+
+#[test]
+fn build_errors_and_requirements_match() {
+    let py = oslo_tests::run_python_json(BUILD_ORACLE, "");
+    let mut rs = serde_json::Map::new();
+    rs.insert(
+        "cycle".into(),
+        attempt((|| {
+            let mut f = Flow::graph("g");
+            f.add(plain("a").provides("x"))?
+                .add(plain("b").requires(["x"]))?;
+            f.link("b", "a")?;
+            Ok(Value::Null)
+        })()),
+    );
+    rs.insert(
+        "ambiguous".into(),
+        attempt((|| {
+            let mut f = Flow::graph("g");
+            f.add(plain("p1").provides("x"))?
+                .add(plain("p2").provides("x"))?;
+            f.add(plain("c").requires(["x"]))?;
+            Ok(Value::Null)
+        })()),
+    );
+    rs.insert(
+        "unknown_link".into(),
+        attempt((|| {
+            let mut f = Flow::graph("g");
+            f.add(plain("a"))?;
+            f.link("a2", "b2")?;
+            Ok(Value::Null)
+        })()),
+    );
+    rs.insert(
+        "duplicate".into(),
+        attempt((|| {
+            let mut f = Flow::linear("f");
+            f.add(plain("a"))?.add(plain("a"))?;
+            run_flow(f)
+        })()),
+    );
+    rs.insert(
+        "missing".into(),
+        attempt((|| {
+            let mut f = Flow::linear("f");
+            f.add(plain("b").requires(["x"]))?;
+            run_flow(f)
+        })()),
+    );
+    rs.insert(
+        "misordered".into(),
+        attempt((|| {
+            let mut f = Flow::linear("f");
+            f.add(plain("consumer").requires(["x"]))?
+                .add(plain("producer").provides("x"))?;
+            run_flow(f)
+        })()),
+    );
+    rs.insert(
+        "graph_reordered".into(),
+        attempt((|| {
+            let mut f = Flow::graph("g");
+            f.add(plain("consumer").requires(["x"]))?
+                .add(plain("producer").provides("x"))?;
+            run_flow(f)
+        })()),
+    );
+    let mut f = Flow::linear("f");
+    f.add(plain("a").requires(["x"]).provides("y"))
+        .unwrap()
+        .add(plain("b").requires(["y", "z"]))
+        .unwrap();
+    rs.insert("requires_linear".into(), json!({"ok": reqs(&f)}));
+    let mut f = Flow::unordered("f");
+    f.add(plain("a").provides("y"))
+        .unwrap()
+        .add(plain("b").requires(["y"]))
+        .unwrap();
+    rs.insert("requires_unordered".into(), json!({"ok": reqs(&f)}));
+    let mut f = Flow::graph("g");
+    f.add(plain("a").provides("y"))
+        .unwrap()
+        .add(plain("b").requires(["y", "w"]))
+        .unwrap();
+    rs.insert("requires_graph".into(), json!({"ok": reqs(&f)}));
+    let mut g = Flow::graph("g");
+    g.add(plain("a").requires(["q"]).provides("y")).unwrap();
+    let mut f = Flow::linear("f");
+    f.add(plain("p").provides("q"))
+        .unwrap()
+        .add(g)
+        .unwrap()
+        .add(plain("b").requires(["y", "w"]))
+        .unwrap();
+    rs.insert("requires_nested".into(), json!({"ok": reqs(&f)}));
+    let py_kinds: serde_json::Map<String, Value> = py
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("message");
+            }
+            (k.clone(), v)
+        })
+        .collect();
+    assert_eq!(
+        Value::Object(rs),
+        Value::Object(py_kinds),
+        "python said: {py:#}"
+    );
+}

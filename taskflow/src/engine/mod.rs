@@ -409,8 +409,10 @@ impl Iterator for RunIter<'_> {
         match step {
             Err(e) => {
                 self.finished = true;
-                self.machine = None;
-                let _ = self.engine.storage.set_flow_state(State::Failure);
+                // Errors before the run started (validation) leave the flow as it was.
+                if self.machine.take().is_some() {
+                    let _ = self.engine.storage.set_flow_state(State::Failure);
+                }
                 Some(Err(e))
             }
             Ok(s) => {
