@@ -436,7 +436,7 @@ impl DynamicPlugin {
     /// Makes an object with these arguments.
     pub fn create(&self, args: &InvokeArgs) -> Result<DynamicObject, PluginError> {
         let p = self.checked();
-        let json = c_string(&args.to_json().to_string())?;
+        let json = args.json_c_string();
         let mut obj: *mut c_void = std::ptr::null_mut();
         let mut err: *mut c_char = std::ptr::null_mut();
         // SAFETY: `create` passed the checks (rule 3); the JSON is a valid NUL-terminated string borrowed

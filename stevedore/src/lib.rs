@@ -19,6 +19,7 @@ pub use manager::{
 };
 pub use plugin::{
     CallMethod, EntryPoint, Extension, Factory, InvokeArgs, Origin, Plugin, StaticPlugin,
+    place_object,
 };
 pub use registry::Registry;
 
@@ -27,10 +28,7 @@ pub use registry::Registry;
 pub mod __private {
     pub use inventory;
 
-    /// Boxes a factory's object for the registry.
-    pub fn boxed<T: 'static>(obj: T) -> Box<dyn std::any::Any> {
-        Box::new(obj)
-    }
+    pub use crate::plugin::place_object;
 }
 
 /// Registers a compiled-in plugin, from any crate of the program.
@@ -83,9 +81,15 @@ macro_rules! register {
             $crate::StaticPlugin::new($namespace, $name, $target, {
                 fn __stevedore_factory(
                     args: &$crate::InvokeArgs,
-                ) -> ::core::result::Result<::std::boxed::Box<dyn ::core::any::Any>, $crate::PluginError> {
+                    slot: ::core::option::Option<&mut dyn ::core::any::Any>,
+                ) -> ::core::result::Result<
+                    ::core::option::Option<::std::boxed::Box<dyn ::core::any::Any>>,
+                    $crate::PluginError,
+                > {
                     match ($factory)(args) {
-                        ::core::result::Result::Ok(obj) => ::core::result::Result::Ok($crate::__private::boxed(obj)),
+                        ::core::result::Result::Ok(obj) => {
+                            ::core::result::Result::Ok($crate::__private::place_object(obj, slot))
+                        }
                         ::core::result::Result::Err(err) => ::core::result::Result::Err(::core::convert::Into::into(err)),
                     }
                 }

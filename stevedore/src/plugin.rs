@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -14,10 +14,27 @@ use crate::error::PluginError;
 ///
 /// They are JSON values so that the same arguments reach compiled-in factories and, serialised, the
 /// factories of plugin libraries.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct InvokeArgs {
     args: Vec<Value>,
     kwargs: Map<String, Value>,
+    /// The JSON form as a C string, made once for all the plugin libraries a manager invokes.
+    json: OnceLock<std::ffi::CString>,
+}
+
+impl PartialEq for InvokeArgs {
+    fn eq(&self, other: &Self) -> bool {
+        self.args == other.args && self.kwargs == other.kwargs
+    }
+}
+
+impl fmt::Debug for InvokeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvokeArgs")
+            .field("args", &self.args)
+            .field("kwargs", &self.kwargs)
+            .finish()
+    }
 }
 
 impl InvokeArgs {
@@ -29,12 +46,14 @@ impl InvokeArgs {
     /// Adds a positional argument.
     pub fn arg(mut self, value: impl Into<Value>) -> Self {
         self.args.push(value.into());
+        self.json = OnceLock::new();
         self
     }
 
     /// Adds (or replaces) a keyword argument.
     pub fn kwarg(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.kwargs.insert(key.into(), value.into());
+        self.json = OnceLock::new();
         self
     }
 
@@ -57,10 +76,35 @@ impl InvokeArgs {
     pub fn to_json(&self) -> Value {
         serde_json::json!({ "args": self.args, "kwargs": self.kwargs })
     }
+
+    /// [`to_json`](Self::to_json) serialised as a C string, computed once. (Serialised JSON never holds a
+    /// NUL byte: string contents escape it.)
+    #[cfg(feature = "dynamic")]
+    pub(crate) fn json_c_string(&self) -> &std::ffi::CStr {
+        self.json
+            .get_or_init(|| std::ffi::CString::new(self.to_json().to_string()).unwrap_or_default())
+    }
 }
 
 /// The type-erased factory of a compiled-in plugin. [`register!`](crate::register) writes these.
-pub type Factory = fn(&InvokeArgs) -> Result<Box<dyn Any>, PluginError>;
+///
+/// The factory makes its object and hands it over with [`place_object`]: into the slot when the caller
+/// passed one of the right type (`&mut Option<T>`, so a manager gets its objects without boxing them), or
+/// boxed otherwise.
+pub type Factory =
+    fn(args: &InvokeArgs, slot: Option<&mut dyn Any>) -> Result<Option<Box<dyn Any>>, PluginError>;
+
+/// How a [`Factory`] returns its object: moved into `slot` if it is an `Option<T>` (and `None` returned),
+/// else boxed and returned.
+pub fn place_object<T: Any>(obj: T, slot: Option<&mut dyn Any>) -> Option<Box<dyn Any>> {
+    match slot.and_then(|s| s.downcast_mut::<Option<T>>()) {
+        Some(slot) => {
+            *slot = Some(obj);
+            None
+        }
+        None => Some(Box::new(obj)),
+    }
+}
 
 /// One compiled-in plugin, as [`register!`](crate::register) submits it to the registry.
 #[derive(Debug, Clone, Copy)]
@@ -296,7 +340,9 @@ impl Plugin {
     /// [`DynamicObject`](crate::dynamic::DynamicObject).
     pub fn invoke(&self, args: &InvokeArgs) -> Result<Box<dyn Any>, PluginError> {
         match &self.kind {
-            PluginKind::Factory(f) => f(args),
+            PluginKind::Factory(f) => {
+                f(args, None)?.ok_or_else(|| PluginError::new("the factory kept its object"))
+            }
             #[cfg(feature = "dynamic")]
             PluginKind::Dynamic(d) => d.create(args).map(|o| Box::new(o) as Box<dyn Any>),
         }
@@ -304,10 +350,39 @@ impl Plugin {
 
     /// Runs the factory and downcasts its object to `T`.
     pub fn create<T: Any>(&self, args: &InvokeArgs) -> Result<T, PluginError> {
-        let obj = self.invoke(args)?;
-        obj.downcast::<T>()
-            .map(|b| *b)
-            .map_err(|_| PluginError::new(wrong_type::<T>()))
+        match self.invoke_typed::<T>(args)? {
+            Ok(obj) => Ok(obj),
+            Err(_) => Err(PluginError::new(wrong_type::<T>())),
+        }
+    }
+
+    /// Runs the factory: `Ok(Ok(obj))` when it made a `T` (without boxing it, for compiled-in plugins),
+    /// `Ok(Err(boxed))` when it made something else.
+    pub(crate) fn invoke_typed<T: Any>(
+        &self,
+        args: &InvokeArgs,
+    ) -> Result<Result<T, Box<dyn Any>>, PluginError> {
+        match &self.kind {
+            PluginKind::Factory(f) => {
+                let mut slot: Option<T> = None;
+                match f(args, Some(&mut slot))? {
+                    Some(other) => Ok(Err(other)),
+                    None => slot
+                        .map(Ok)
+                        .ok_or_else(|| PluginError::new("the factory made no object")),
+                }
+            }
+            #[cfg(feature = "dynamic")]
+            PluginKind::Dynamic(d) => {
+                let mut slot: Option<T> = None;
+                match place_object(d.create(args)?, Some(&mut slot)) {
+                    Some(other) => Ok(Err(other)),
+                    None => slot
+                        .map(Ok)
+                        .ok_or_else(|| PluginError::new("the plugin made no object")),
+                }
+            }
+        }
     }
 }
 
@@ -328,10 +403,29 @@ impl fmt::Debug for Plugin {
     }
 }
 
+/// How an extension holds its entry point: borrowed for the life of the process from a registry that
+/// lives that long (the global one: no reference counting on the hot path), or shared.
+#[derive(Clone)]
+pub(crate) enum EntryRef {
+    Static(&'static EntryPoint),
+    Shared(Arc<EntryPoint>),
+}
+
+impl std::ops::Deref for EntryRef {
+    type Target = EntryPoint;
+
+    fn deref(&self) -> &EntryPoint {
+        match self {
+            EntryRef::Static(e) => e,
+            EntryRef::Shared(e) => e,
+        }
+    }
+}
+
 /// One loaded plugin in a manager: its entry point, the loaded plugin and, when the manager invoked it on
 /// load, the object it made (Python's `Extension(name, entry_point, plugin, obj)`).
 pub struct Extension<T> {
-    entry_point: Arc<EntryPoint>,
+    entry_point: EntryRef,
     plugin: Option<Plugin>,
     obj: Option<T>,
 }
@@ -342,13 +436,13 @@ impl<T> Extension<T> {
     pub fn new(name: impl Into<String>, obj: T) -> Self {
         let name = name.into();
         Extension {
-            entry_point: Arc::new(EntryPoint::new(
+            entry_point: EntryRef::Shared(Arc::new(EntryPoint::new(
                 "TESTING",
                 name,
                 "test",
                 Origin::Test,
                 Loader::None,
-            )),
+            ))),
             plugin: None,
             obj: Some(obj),
         }
@@ -357,13 +451,13 @@ impl<T> Extension<T> {
     /// An extension from its parts, for test instances that need a particular entry point or no object.
     pub fn from_parts(entry_point: EntryPoint, plugin: Option<Plugin>, obj: Option<T>) -> Self {
         Extension {
-            entry_point: Arc::new(entry_point),
+            entry_point: EntryRef::Shared(Arc::new(entry_point)),
             plugin,
             obj,
         }
     }
 
-    pub(crate) fn loaded(entry_point: Arc<EntryPoint>, plugin: Plugin, obj: Option<T>) -> Self {
+    pub(crate) fn loaded(entry_point: EntryRef, plugin: Plugin, obj: Option<T>) -> Self {
         Extension {
             entry_point,
             plugin: Some(plugin),

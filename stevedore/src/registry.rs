@@ -51,6 +51,13 @@ impl Registry {
         GLOBAL.get_or_init(Registry::from_static)
     }
 
+    /// Keeps this registry for the rest of the process (as [`Registry::global`] is kept), for
+    /// [`ManagerBuilder::static_registry`](crate::ManagerBuilder::static_registry). A program typically
+    /// builds one registry at start-up — compiled-in plugins plus its plugin directories — and leaks it.
+    pub fn leak(self) -> &'static Registry {
+        Box::leak(Box::new(self))
+    }
+
     /// A fresh registry of the compiled-in plugins, to add library plugins to.
     pub fn from_static() -> Self {
         let mut statics: Vec<&'static StaticPlugin> =

@@ -628,11 +628,14 @@ fn a_private_registry_takes_runtime_plugins_after_static_ones() {
         "t.ext",
         "a",
         "runtime::a",
-        |_| {
-            Ok(Box::new(Obj {
-                kind: "runtime",
-                args: Value::Null,
-            }))
+        |_, slot| {
+            Ok(stevedore::place_object(
+                Obj {
+                    kind: "runtime",
+                    args: Value::Null,
+                },
+                slot,
+            ))
         },
     ));
     let mgr = DriverManager::<Obj>::builder("t.ext", "a")

@@ -26,7 +26,8 @@ const ABI_VERSION: u32 = 1;
 #[cfg(bad_version)]
 const ABI_VERSION: u32 = 99;
 
-type CreateFn = unsafe extern "C" fn(*const c_void, *const c_char, *mut *mut c_void, *mut *mut c_char) -> i32;
+type CreateFn =
+    unsafe extern "C" fn(*const c_void, *const c_char, *mut *mut c_void, *mut *mut c_char) -> i32;
 type CallFn = unsafe extern "C" fn(
     *mut c_void,
     *const c_char,
@@ -130,12 +131,12 @@ pub extern "C" fn stevedore_plugins() -> *const PluginTable {
     }
 }
 
-/// The string value of `"key":"..."` in a small JSON document (enough for this test plugin).
-fn string_field(json: &str, key: &str) -> Option<String> {
-    let pat = format!("\"{key}\":\"");
-    let start = json.find(&pat)? + pat.len();
+/// The string value of `"greeting":"..."` in a small JSON document (enough for this test plugin).
+fn greeting(json: &str) -> Option<&str> {
+    const PAT: &str = "\"greeting\":\"";
+    let start = json.find(PAT)? + PAT.len();
     let end = json[start..].find('"')?;
-    Some(json[start..start + end].to_owned())
+    Some(&json[start..start + end])
 }
 
 fn set(out: *mut *mut c_char, s: &str) {
@@ -151,7 +152,9 @@ unsafe extern "C" fn create(
     out_error: *mut *mut c_char,
 ) -> i32 {
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<*mut c_void, String> {
-        let args = unsafe { CStr::from_ptr(args_json) }.to_str().map_err(|e| e.to_string())?;
+        let args = unsafe { CStr::from_ptr(args_json) }
+            .to_str()
+            .map_err(|e| e.to_string())?;
         let kind = unsafe { CStr::from_ptr(plugin_data.cast::<c_char>()) }
             .to_str()
             .unwrap_or_default();
@@ -161,9 +164,8 @@ unsafe extern "C" fn create(
         if args.contains("\"panic\":true") {
             panic!("asked to panic");
         }
-        let greeting = string_field(args, "greeting").unwrap_or_else(|| "hello".to_owned());
         let obj = Box::new(Greeter {
-            greeting,
+            greeting: greeting(args).unwrap_or("hello").to_owned(),
             shout: kind == "shout",
             calls: 0,
         });
@@ -195,8 +197,12 @@ unsafe extern "C" fn call(
 ) -> i32 {
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<String, String> {
         let g = unsafe { &mut *obj.cast::<Greeter>() };
-        let method = unsafe { CStr::from_ptr(method) }.to_str().map_err(|e| e.to_string())?;
-        let input = unsafe { CStr::from_ptr(input_json) }.to_str().map_err(|e| e.to_string())?;
+        let method = unsafe { CStr::from_ptr(method) }
+            .to_str()
+            .map_err(|e| e.to_string())?;
+        let input = unsafe { CStr::from_ptr(input_json) }
+            .to_str()
+            .map_err(|e| e.to_string())?;
         g.calls += 1;
         match method {
             "greet" => {
