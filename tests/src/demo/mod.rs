@@ -5,6 +5,8 @@
 
 // One line per crate, in the order of `PARTS`.
 // --- parts ---
+#[cfg(feature = "stevedore")]
+pub mod stevedore;
 #[cfg(feature = "config")]
 pub mod config;
 #[cfg(feature = "rootwrap")]
@@ -44,4 +46,9 @@ pub const PARTS: &[Part] = &[
     // --- taskflow part ---
 
     // --- stevedore part ---
+    #[cfg(feature = "stevedore")]
+    Part {
+        name: "stevedore",
+        run: stevedore::run,
+    },
 ];
