@@ -20,9 +20,10 @@
 //!    host knows. Only then does it read the rest. The pointer must be non-null and aligned for `u64`.
 //! 3. Every string is NUL-terminated UTF-8. Every descriptor has a namespace, a name and a target, and its
 //!    three functions; the table has a `free_string` function.
-//! 4. `create(plugin_data, args_json, out_obj, out_error)` gets its descriptor's `plugin_data` back and the invoke arguments as JSON
-//!    (`{"args": [...], "kwargs": {...}}`), borrowed for the call only. It returns 0 and sets `*out_obj` to
-//!    a non-null object, or returns non-zero and may set `*out_error` to a message.
+//! 4. `create(plugin_data, args_json, out_obj, out_error)` gets its descriptor's `plugin_data` back
+//!    (so one function can serve several plugins) and the invoke arguments as JSON
+//!    (`{"args": [...], "kwargs": {...}}`), borrowed for the call only. It returns 0 and sets `*out_obj`
+//!    to a non-null object, or returns non-zero and may set `*out_error` to a message.
 //! 5. `call(obj, method, input_json, out_json, out_error)` calls a method by name: 0 with `*out_json` set to
 //!    a JSON document, or non-zero with an optional `*out_error`. The host never calls one object from two
 //!    threads at once, but may call it from different threads over time (the object must be `Send`).
@@ -39,7 +40,9 @@
 //! version mismatch, the expected and found versions. What the host cannot detect — a library that lies in
 //! a well-formed table, or crashes in its own code — is outside what any loader can guard against.
 //!
-//! `tests/plugins/greeter.rs` in this crate is a complete plugin library written against this contract.
+//! The crate ships the contract as a C header, `include/stevedore_plugin.h`. `tests/plugins/greeter.rs`
+//! (Rust, no dependency on this crate) and `tests/plugins/counter.c` (C, against the header) are complete
+//! plugin libraries; the tests build them with `rustc --crate-type cdylib` and `cc -shared`.
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, CString, c_char, c_void};

@@ -595,3 +595,40 @@ fn stevedore_list_shows_where_plugins_come_from() {
     assert!(err.contains("has ABI version 99, expected 1"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("hello"));
 }
+
+#[test]
+fn a_plugin_library_written_in_c_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = dir.path().join("libcounter.so");
+    let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
+    let out = Command::new(cc)
+        .args(["-shared", "-fPIC", "-std=c99", "-Wall", "-Werror", "-I"])
+        .arg(here.join("include"))
+        .arg("-o")
+        .arg(&lib)
+        .arg(here.join("tests/plugins/counter.c"))
+        .output()
+        .expect("run the C compiler");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut reg = Registry::new();
+    assert_eq!(reg.load_library(&lib).unwrap(), 1);
+    let drv = DriverManager::<DynamicObject>::builder("c.counters", "counter")
+        .registry(&reg)
+        .invoke_on_load(InvokeArgs::new().kwarg("start", 5))
+        .build()
+        .unwrap();
+    let counter = drv.driver().unwrap();
+    assert_eq!(counter.call("next", &Value::Null).unwrap(), json!(5));
+    assert_eq!(counter.call("next", &Value::Null).unwrap(), json!(6));
+    assert_eq!(
+        counter.call("reset", &Value::Null).unwrap_err().message(),
+        "no method `reset`"
+    );
+    assert_eq!(drv.extension().unwrap().target(), "counter.c:counter");
+}
