@@ -22,8 +22,59 @@ pub trait DbConnection:
 
     /// A round trip to the server: false when the connection no longer works.
     fn ping(&mut self) -> bool {
-        self.batch_execute("SELECT 1").is_ok()
+        SimpleConnection::batch_execute(self, "SELECT 1").is_ok()
     }
+
+    /// The tables of the current database (for the schema check).
+    #[doc(hidden)]
+    fn table_names(&mut self) -> Result<Vec<String>, Error>;
+
+    /// The columns of `table` with their nullability (for the schema check).
+    #[doc(hidden)]
+    fn table_columns(&mut self, table: &str) -> Result<Vec<(String, bool)>, Error>;
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+#[derive(diesel::QueryableByName)]
+struct NameRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+#[derive(diesel::QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    nullable: i32,
+}
+
+/// A table name as an SQL string literal.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+fn literal(name: &str) -> String {
+    format!("'{}'", name.replace('\'', "''"))
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+macro_rules! reflect {
+    ($tables:expr, $columns:expr) => {
+        fn table_names(&mut self) -> Result<Vec<String>, Error> {
+            use diesel::RunQueryDsl;
+            let rows: Vec<NameRow> = diesel::sql_query($tables).load(self)?;
+            Ok(rows.into_iter().map(|r| r.name).collect())
+        }
+
+        fn table_columns(&mut self, table: &str) -> Result<Vec<(String, bool)>, Error> {
+            use diesel::RunQueryDsl;
+            let sql = format!($columns, literal(table));
+            let rows: Vec<ColumnRow> = diesel::sql_query(sql).load(self)?;
+            Ok(rows
+                .into_iter()
+                .map(|r| (r.name, r.nullable != 0))
+                .collect())
+        }
+    };
 }
 
 fn establish<C: Connection>(url: &DbUrl) -> Result<C, Error> {
@@ -86,6 +137,11 @@ impl DbConnection for diesel::SqliteConnection {
         instrument(&mut conn, options);
         Ok(conn)
     }
+
+    reflect!(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        "SELECT name, CASE WHEN \"notnull\" = 0 AND pk = 0 THEN 1 ELSE 0 END AS nullable FROM pragma_table_info({})"
+    );
 }
 
 #[cfg(feature = "postgres")]
@@ -99,6 +155,12 @@ impl DbConnection for diesel::PgConnection {
         instrument(&mut conn, options);
         Ok(conn)
     }
+
+    reflect!(
+        "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema()",
+        "SELECT column_name::text AS name, CASE WHEN is_nullable = 'YES' THEN 1 ELSE 0 END AS nullable \
+         FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = {}"
+    );
 }
 
 #[cfg(feature = "mysql")]
@@ -136,4 +198,10 @@ impl DbConnection for diesel::MysqlConnection {
         instrument(&mut conn, options);
         Ok(conn)
     }
+
+    reflect!(
+        "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables WHERE table_schema = DATABASE()",
+        "SELECT CAST(column_name AS CHAR) AS name, CASE WHEN is_nullable = 'YES' THEN 1 ELSE 0 END AS nullable \
+         FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {}"
+    );
 }

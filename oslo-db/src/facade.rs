@@ -264,6 +264,16 @@ impl<C: DbConnection> Facade<C> {
         }
     }
 
+    /// Runs `f` on a writer connection outside any transaction (migrations manage their own).
+    #[cfg_attr(not(feature = "migrations"), allow(dead_code))]
+    pub(crate) fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&mut C) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut conn = self.inner.writer.get()?;
+        f(&mut conn)
+    }
+
     fn pool_for(&self, mode: Mode) -> &Arc<Pool<C>> {
         let use_reader = match mode {
             Mode::Writer => false,

@@ -1,8 +1,15 @@
 #![doc = include_str!("../README.md")]
+// Without a backend feature the crate has nothing to connect to; its helpers are then unused.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports, unused_macros)
+)]
 
 mod backend;
 mod error;
 mod facade;
+#[cfg(feature = "migrations")]
+pub mod migrations;
 mod models;
 mod options;
 mod paginate;

@@ -7,6 +7,8 @@
 // --- parts ---
 #[cfg(feature = "stevedore")]
 pub mod stevedore;
+#[cfg(feature = "db")]
+pub mod db;
 #[cfg(feature = "config")]
 pub mod config;
 #[cfg(feature = "rootwrap")]
@@ -42,6 +44,11 @@ pub const PARTS: &[Part] = &[
     // --- oslo-messaging part ---
 
     // --- oslo-db part ---
+    #[cfg(feature = "db")]
+    Part {
+        name: "db",
+        run: db::run,
+    },
 
     // --- taskflow part ---
 

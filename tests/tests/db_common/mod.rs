@@ -139,6 +139,22 @@ pub fn schema(backend: BackendKind) -> &'static str {
 pub fn database<C: DbConnection>(
     configure: impl FnOnce(DatabaseOptions) -> DatabaseOptions,
 ) -> Option<TestDatabase<C>> {
+    let db = empty_database::<C>(configure)?;
+    db.facade()
+        .writer()
+        .run(|conn| {
+            conn.batch_execute(schema(C::BACKEND))
+                .map_err(oslo_db::Error::from)
+        })
+        .expect("create the schema");
+    Some(db)
+}
+
+/// A throw-away empty database of backend `C`, or `None` when the backend's server is not available
+/// outside CI.
+pub fn empty_database<C: DbConnection>(
+    configure: impl FnOnce(DatabaseOptions) -> DatabaseOptions,
+) -> Option<TestDatabase<C>> {
     let db = match C::BACKEND {
         BackendKind::Sqlite => TestDatabase::<C>::sqlite(|o| configure(o.sqlite_fk(true))),
         BackendKind::Postgres => TestDatabase::<C>::provision(
@@ -151,13 +167,6 @@ pub fn database<C: DbConnection>(
         ),
     }
     .expect("create the test database");
-    db.facade()
-        .writer()
-        .run(|conn| {
-            conn.batch_execute(schema(C::BACKEND))
-                .map_err(oslo_db::Error::from)
-        })
-        .expect("create the schema");
     Some(db)
 }
 
