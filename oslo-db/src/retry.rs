@@ -134,6 +134,34 @@ impl RetryPolicy {
         self
     }
 
+    /// The sleeps before each retry when nothing adds jitter: `retry_interval`, then doubling and
+    /// capped at `max_retry_interval` when `inc_retry_interval`.
+    pub fn planned_sleeps(&self) -> Vec<Duration> {
+        let mut sleep = self.retry_interval;
+        let mut next = self.retry_interval;
+        let mut out = Vec::new();
+        for _ in 0..self.max_retries.max(0) {
+            out.push(sleep);
+            sleep = self.next_sleep(sleep, &mut next, false);
+        }
+        out
+    }
+
+    /// The sleep after `sleep`: the next interval doubles (uncapped, as in oslo.db), the sleep is it,
+    /// or uniform in `[0, it]` with jitter, capped at `max_retry_interval`.
+    fn next_sleep(&self, sleep: Duration, next: &mut Duration, jitter: bool) -> Duration {
+        if !self.inc_retry_interval {
+            return sleep;
+        }
+        *next = next.saturating_mul(2);
+        let s = if jitter {
+            next.mul_f64(rand::rng().random_range(0.0..=1.0))
+        } else {
+            *next
+        };
+        s.min(self.max_retry_interval)
+    }
+
     /// Runs `f` until it succeeds, fails with an error this policy does not retry, or the retries run out.
     pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
     where
@@ -177,15 +205,7 @@ impl RetryPolicy {
             let deadlock = db.is_some_and(Error::is_deadlock);
             tracing::debug!(attempt, sleep = ?sleep, error = ?db.map(ToString::to_string), "db.retry");
             std::thread::sleep(sleep);
-            if self.inc_retry_interval {
-                next = next.saturating_mul(2);
-                sleep = if deadlock || self.jitter {
-                    next.mul_f64(rand::rng().random_range(0.0..=1.0))
-                } else {
-                    next
-                };
-                sleep = sleep.min(self.max_retry_interval);
-            }
+            sleep = self.next_sleep(sleep, &mut next, deadlock || self.jitter);
             remaining -= 1;
         }
     }
