@@ -652,3 +652,20 @@ fn a_private_registry_takes_runtime_plugins_after_static_ones() {
         "t.ext\n  a  managers::plugin_a  static\n  a  runtime::a          runtime\n  b  managers::plugin_b  static\n  c  managers::plugin_c  static\n"
     );
 }
+
+#[test]
+fn managers_can_cross_threads_when_their_objects_can() {
+    fn send_sync<M: Send + Sync>(_: &M) {}
+    let mgr = ExtensionManager::<Obj>::builder("t.ext")
+        .invoke_on_load(InvokeArgs::new())
+        .build()
+        .unwrap();
+    send_sync(&mgr);
+    let handle = std::thread::spawn(move || mgr.names().len());
+    assert_eq!(handle.join().unwrap(), 2);
+    send_sync(&DriverManager::from_extension(Extension::new("d", 1_u8)));
+    send_sync(&HookManager::<u8>::builder("t.hooks", "h").build().unwrap());
+    send_sync(&NameDispatchExtensionManager::from_extensions(vec![
+        Extension::new("n", 1_u8),
+    ]));
+}

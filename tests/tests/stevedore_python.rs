@@ -70,6 +70,10 @@ other = fakeplugs:C
 [diff.order]
 zeta = fakeplugs:Z
 alpha = fakeplugs:A
+
+[diff.import]
+a = fakeplugs:A
+gone = nosuchmodule:Gone
 ''')
 sys.path.insert(0, tmp)
 from stevedore import (ExtensionManager, NamedExtensionManager, EnabledExtensionManager, DriverManager,
@@ -137,6 +141,13 @@ out['dispatch'] = m.map(lambda e: e.name != 'y', lambda e: e.name)
 m = NameDispatchExtensionManager('diff.named', lambda e: e.name != 'x', invoke_on_load=True)
 out['name_dispatch'] = m.map(['z', 'unknown', 'x', 'y'], lambda e: e.name)
 out['map_empty'] = attempt(lambda: ExtensionManager('diff.empty').map(lambda e: 1))
+fails = []
+m = ExtensionManager('diff.import', on_load_failure_callback=lambda mgr, ep, exc: fails.append(ep.name))
+out['import_failure'] = {"names": m.names(), "failures": fails}
+missing = []
+m = NamedExtensionManager('diff.import', ['gone', 'a'], on_missing_entrypoints_callback=lambda n: missing.append(sorted(n)))
+out['import_failure_named'] = {"names": m.names(), "missing": missing}
+out['import_failure_driver'] = attempt(lambda: DriverManager('diff.import', 'gone').driver)
 out['order'] = ExtensionManager('diff.order').names()
 shutil.rmtree(tmp)
 print(json.dumps(out))
@@ -242,6 +253,7 @@ fn driver_kind(b: stevedore::ManagerBuilder<'static, Obj, DriverManager<Obj>>) -
 /// The Rust half: the same scenarios, the same report.
 fn rust_report() -> Value {
     let mut out = serde_json::Map::new();
+    import_failures(&mut out);
 
     let fails = Rc::new(RefCell::new(Vec::new()));
     let seen = Rc::clone(&fails);
@@ -460,6 +472,61 @@ fn rust_report() -> Value {
         ),
     );
     Value::Object(out)
+}
+
+stevedore::register! { namespace: "diff.import", name: "a", factory: a }
+
+/// An entry point whose module cannot be imported is, here, a manifest entry whose library is missing:
+/// loading it fails, as importing fails.
+fn import_failures(out: &mut serde_json::Map<String, Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("plugins.toml");
+    std::fs::write(
+        &manifest,
+        "[[plugin]]\nnamespace = \"diff.import\"\nname = \"gone\"\nlibrary = \"libnosuchmodule.so\"\n",
+    )
+    .unwrap();
+    let mut reg = stevedore::Registry::from_static();
+    reg.load_manifest(&manifest).unwrap();
+
+    let fails = Rc::new(RefCell::new(Vec::new()));
+    let seen = Rc::clone(&fails);
+    let m = ExtensionManager::<Obj>::builder("diff.import")
+        .registry(&reg)
+        .on_load_failure(move |ep, _| {
+            seen.borrow_mut().push(ep.name().to_owned());
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    out.insert(
+        "import_failure".into(),
+        json!({ "names": m.names(), "failures": *fails.borrow() }),
+    );
+
+    let missing = Rc::new(RefCell::new(Vec::new()));
+    let seen = Rc::clone(&missing);
+    let m = NamedExtensionManager::<Obj>::builder("diff.import", ["gone", "a"])
+        .registry(&reg)
+        .on_missing_names(move |_, names| {
+            seen.borrow_mut().push(names.to_vec());
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    out.insert(
+        "import_failure_named".into(),
+        json!({ "names": m.names(), "missing": *missing.borrow() }),
+    );
+    out.insert(
+        "import_failure_driver".into(),
+        attempt(
+            DriverManager::<Obj>::builder("diff.import", "gone")
+                .registry(&reg)
+                .build()
+                .map(|d| d.name().to_owned()),
+        ),
+    );
 }
 
 #[test]
