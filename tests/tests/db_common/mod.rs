@@ -134,11 +134,45 @@ pub fn schema(backend: BackendKind) -> &'static str {
     }
 }
 
+/// A test database, holding the servers' lock shared so that no fault test restarts a server under it.
+pub struct Db<C: DbConnection> {
+    db: TestDatabase<C>,
+    _lock: Option<std::fs::File>,
+}
+
+impl<C: DbConnection> std::ops::Deref for Db<C> {
+    type Target = TestDatabase<C>;
+    fn deref(&self) -> &TestDatabase<C> {
+        &self.db
+    }
+}
+
+fn lock_file() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("oslo-db-server-tests.lock"))
+        .expect("open the servers' lock file")
+}
+
+/// Taken shared by every test on a server, exclusively by the tests that restart one (the test runner
+/// may run test binaries at the same time).
+pub fn servers_lock(exclusive: bool) -> std::fs::File {
+    let f = lock_file();
+    if exclusive {
+        f.lock().expect("lock the servers");
+    } else {
+        f.lock_shared().expect("lock the servers (shared)");
+    }
+    f
+}
+
 /// A throw-away database of backend `C` with the schema, or `None` when the backend's server is not
 /// available outside CI.
 pub fn database<C: DbConnection>(
     configure: impl FnOnce(DatabaseOptions) -> DatabaseOptions,
-) -> Option<TestDatabase<C>> {
+) -> Option<Db<C>> {
     let db = empty_database::<C>(configure)?;
     db.facade()
         .writer()
@@ -154,7 +188,8 @@ pub fn database<C: DbConnection>(
 /// outside CI.
 pub fn empty_database<C: DbConnection>(
     configure: impl FnOnce(DatabaseOptions) -> DatabaseOptions,
-) -> Option<TestDatabase<C>> {
+) -> Option<Db<C>> {
+    let lock = (C::BACKEND != BackendKind::Sqlite).then(|| servers_lock(false));
     let db = match C::BACKEND {
         BackendKind::Sqlite => TestDatabase::<C>::sqlite(|o| configure(o.sqlite_fk(true))),
         BackendKind::Postgres => TestDatabase::<C>::provision(
@@ -167,7 +202,7 @@ pub fn empty_database<C: DbConnection>(
         ),
     }
     .expect("create the test database");
-    Some(db)
+    Some(Db { db, _lock: lock })
 }
 
 /// Repeats the test items once per backend, each in a module where `C` is that backend's connection.
