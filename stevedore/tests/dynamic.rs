@@ -4,6 +4,7 @@
 #[path = "support/plugin_build.rs"]
 mod plugin_build;
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -28,56 +29,74 @@ impl Fixture {
     }
 }
 
-/// Builds every plugin once per test run (in parallel), under cargo's temporary directory for tests.
+/// Builds every plugin once, under cargo's temporary directory for tests, in a directory named after the
+/// plugin's source: test runners that start one process per test (nextest) share it. Each process builds
+/// into its own staging directory and renames it into place; the first rename wins and the libraries are
+/// never written again, so a process never loads a half-written library.
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stevedore-dynamic");
-        let _ = std::fs::remove_dir_all(&root);
-        for d in ["good", "mixed", "live", "many", "threads"] {
-            std::fs::create_dir_all(root.join(d)).unwrap();
-        }
         let src = plugin_build::greeter_source(Path::new(env!("CARGO_MANIFEST_DIR")));
-        let mixed = root.join("mixed");
-        std::thread::scope(|s| {
-            s.spawn(|| plugin_build::build_plugin(&src, &root.join("good"), "greeter", &[], &[]));
-            s.spawn(|| {
-                plugin_build::build_plugin(
-                    &src,
-                    &root.join("many"),
-                    "many",
-                    &[],
-                    &[
-                        ("STEVEDORE_TEST_PLUGIN_COUNT", "200"),
-                        ("STEVEDORE_TEST_NAMESPACE", "many"),
-                    ],
-                )
-            });
-            for cfg in [
-                "bad_magic",
-                "bad_version",
-                "null_table",
-                "null_fn",
-                "other_symbol",
-            ] {
-                let mixed = &mixed;
-                let src = &src;
-                s.spawn(move || plugin_build::build_plugin(src, mixed, cfg, &[cfg], &[]));
+        let mut hasher = DefaultHasher::new();
+        std::fs::read(&src).unwrap().hash(&mut hasher);
+        // Bump when the layout below changes.
+        1_u32.hash(&mut hasher);
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let root = base.join(format!("stevedore-dynamic-{:016x}", hasher.finish()));
+        if !root.exists() {
+            let staging = base.join(format!("stevedore-dynamic-staging-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&staging);
+            build_fixture(&src, &staging);
+            if std::fs::rename(&staging, &root).is_err() {
+                // Another process published first.
+                let _ = std::fs::remove_dir_all(&staging);
             }
-        });
-        // Copies are distinct libraries to the dynamic loader (another file), with their own state.
-        let good = root.join("good/libgreeter.so");
-        std::fs::copy(&good, mixed.join("libaaa_good.so")).unwrap();
-        std::fs::copy(&good, root.join("live/libgreeter_live.so")).unwrap();
-        std::fs::copy(&good, root.join("threads/libgreeter_threads.so")).unwrap();
-        std::fs::write(
-            mixed.join("libcorrupt.so"),
-            b"\x7fELF this is not really a library",
-        )
-        .unwrap();
-        std::fs::write(mixed.join("notes.txt"), "not a library, not even looked at").unwrap();
+        }
         Fixture { root }
     })
+}
+
+fn build_fixture(src: &Path, root: &Path) {
+    for d in ["good", "mixed", "live", "many", "threads"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let mixed = root.join("mixed");
+    std::thread::scope(|s| {
+        s.spawn(|| plugin_build::build_plugin(src, &root.join("good"), "greeter", &[], &[]));
+        s.spawn(|| {
+            plugin_build::build_plugin(
+                src,
+                &root.join("many"),
+                "many",
+                &[],
+                &[
+                    ("STEVEDORE_TEST_PLUGIN_COUNT", "200"),
+                    ("STEVEDORE_TEST_NAMESPACE", "many"),
+                ],
+            )
+        });
+        for cfg in [
+            "bad_magic",
+            "bad_version",
+            "null_table",
+            "null_fn",
+            "other_symbol",
+        ] {
+            let mixed = &mixed;
+            s.spawn(move || plugin_build::build_plugin(src, mixed, cfg, &[cfg], &[]));
+        }
+    });
+    // Copies are distinct libraries to the dynamic loader (another file), with their own state.
+    let good = root.join("good/libgreeter.so");
+    std::fs::copy(&good, mixed.join("libaaa_good.so")).unwrap();
+    std::fs::copy(&good, root.join("live/libgreeter_live.so")).unwrap();
+    std::fs::copy(&good, root.join("threads/libgreeter_threads.so")).unwrap();
+    std::fs::write(
+        mixed.join("libcorrupt.so"),
+        b"\x7fELF this is not really a library",
+    )
+    .unwrap();
+    std::fs::write(mixed.join("notes.txt"), "not a library, not even looked at").unwrap();
 }
 
 fn dynamic_registry(dir: &Path) -> Registry {
