@@ -81,3 +81,54 @@ pub fn rootwrap_main(args: Vec<OsString>) -> i32 {
         }
     }
 }
+
+/// `oslo-rootwrap-daemon CONFIG` with `args` the whole `argv`: prints the socket path and a newline on
+/// standard output, then serves until idle for `daemon_timeout` seconds; returns the exit status.
+pub fn daemon_main(args: Vec<OsString>) -> i32 {
+    let mut it = args.into_iter();
+    let execname = it
+        .next()
+        .map(|s| lossy(&s))
+        .unwrap_or_else(|| "oslo-rootwrap-daemon".to_string());
+    let rest: Vec<OsString> = it.collect();
+    if rest.len() != 1 {
+        eprintln!("{execname}: Extra arguments to daemon");
+        return RC_NOCOMMAND;
+    }
+    let config_arg = lossy(&rest[0]);
+    let config_path = PathBuf::from(&rest[0]);
+    let config = match RootwrapConfig::load(&config_path) {
+        Ok(c) => c,
+        Err(e) => return bad_config(&execname, &config_arg, &e),
+    };
+    logging::install(&execname, &config);
+    let rootwrap = match Rootwrap::load(&config_path) {
+        Ok(r) => r,
+        Err(e) => return bad_config(&execname, &config_arg, &e),
+    };
+    crate::exec::lower_nofile_limit(rootwrap.config().rlimit_nofile);
+    let daemon = match crate::Daemon::bind(rootwrap, crate::DaemonOptions::default()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{execname}: {e}");
+            return 1;
+        }
+    };
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{}", daemon.socket_path().display())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return 1;
+        }
+    }
+    match daemon.serve() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{execname}: {e}");
+            1
+        }
+    }
+}

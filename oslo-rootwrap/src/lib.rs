@@ -10,11 +10,16 @@ mod trust;
 mod wrapper;
 
 pub mod cli;
+mod client;
+mod daemon;
 pub mod logging;
+pub mod protocol;
 
 use std::path::{Path, PathBuf};
 
+pub use client::Client;
 pub use config::{DEFAULT_EXEC_DIRS, Facility, MAX_CONFIG_BYTES, RootwrapConfig};
+pub use daemon::{Daemon, DaemonOptions};
 pub use error::{Error, Result};
 pub use exec::{CapturedOutput, SIGNAL_BASE};
 pub use filters::{Filter, FilterKind};

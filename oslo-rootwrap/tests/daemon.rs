@@ -1,0 +1,214 @@
+//! The daemon and its client: the real `oslo-rootwrap-daemon` binary started by `Client`, commands with
+//! standard input and output, refusals as statuses, the idle timeout and the restart after it, and the
+//! private socket.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use oslo_rootwrap::protocol::{self, Reply, Request};
+use oslo_rootwrap::{Client, Daemon, DaemonOptions, LoadOptions, Rootwrap};
+
+const DAEMON: &str = env!("CARGO_BIN_EXE_oslo-rootwrap-daemon");
+
+fn setup(extra_conf: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("rootwrap.d")).unwrap();
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::write(
+        root.join("rootwrap.d/test.filters"),
+        "[Filters]\nechoargs: CommandFilter, echoargs, root\nreader: CommandFilter, reader, root\n\
+         selfkill: CommandFilter, selfkill, root\ngone: CommandFilter, notinstalled, root\n",
+    )
+    .unwrap();
+    for (name, body) in [
+        (
+            "echoargs",
+            "#!/bin/sh\necho \"args: $*\"\necho err >&2\nexit 5\n",
+        ),
+        (
+            "reader",
+            "#!/bin/sh\nwhile read l; do echo \"got $l\"; done\n",
+        ),
+        ("selfkill", "#!/bin/sh\nkill -KILL $$\n"),
+    ] {
+        let p = root.join("bin").join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let conf = root.join("rootwrap.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[DEFAULT]\nfilters_path={0}/rootwrap.d\nexec_dirs={0}/bin\n{extra_conf}",
+            root.display()
+        ),
+    )
+    .unwrap();
+    (dir, conf)
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split(' ').map(String::from).collect()
+}
+
+#[test]
+fn client_runs_commands_through_the_daemon() {
+    let (_dir, conf) = setup("");
+    let client = Client::new([DAEMON.to_string(), conf.to_string_lossy().into_owned()]);
+    let out = client.execute(&words("echoargs a b"), None).unwrap();
+    assert_eq!(out.code, 5);
+    assert_eq!(out.stdout, b"args: a b\n");
+    assert_eq!(out.stderr, b"err\n");
+    assert!(client.is_running());
+
+    let out = client
+        .execute(&words("reader"), Some(b"one\ntwo\n"))
+        .unwrap();
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stdout, b"got one\ngot two\n");
+
+    // Refusals are statuses, as in the original's daemon.
+    let out = client.execute(&words("cat /etc/shadow"), None).unwrap();
+    assert_eq!((out.code, out.stdout.len(), out.stderr.len()), (99, 0, 0));
+    let out = client.execute(&words("notinstalled"), None).unwrap();
+    assert_eq!(out.code, 96);
+
+    // A signal death is minus the signal number, as in the original's daemon.
+    let out = client.execute(&words("selfkill"), None).unwrap();
+    assert_eq!(out.code, -9);
+
+    client.shutdown();
+    assert!(!client.is_running());
+    // And it comes back on the next call.
+    let out = client.execute(&words("echoargs again"), None).unwrap();
+    assert_eq!(out.stdout, b"args: again\n");
+}
+
+#[test]
+fn the_daemon_exits_when_idle_and_the_client_restarts_it() {
+    let (_dir, conf) = setup("daemon_timeout = 1\n");
+    let client = Client::new([DAEMON.to_string(), conf.to_string_lossy().into_owned()]);
+    assert_eq!(client.execute(&words("echoargs 1"), None).unwrap().code, 5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while client.is_running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not exit when idle"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = client.execute(&words("echoargs 2"), None).unwrap();
+    assert_eq!(out.stdout, b"args: 2\n");
+}
+
+#[test]
+fn a_bad_configuration_fails_the_spawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("rootwrap.conf");
+    std::fs::write(&conf, "[DEFAULT]\nsyslog_log_level = verbose\n").unwrap();
+    let client = Client::new([DAEMON.to_string(), conf.to_string_lossy().into_owned()]);
+    let err = client.execute(&words("ls"), None).unwrap_err();
+    assert!(err.to_string().contains("failed to spawn"), "{err}");
+    let extra = std::process::Command::new(DAEMON)
+        .args(["a", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(extra.status.code(), Some(98));
+    assert!(String::from_utf8_lossy(&extra.stderr).ends_with(": Extra arguments to daemon\n"));
+}
+
+#[test]
+fn the_socket_is_private_and_speaks_the_documented_protocol() {
+    let (dir, conf) = setup("");
+    let rootwrap = Rootwrap::load_with(&conf, LoadOptions::default()).unwrap();
+    let daemon = Daemon::bind(
+        rootwrap,
+        DaemonOptions::default()
+            .parent_dir(dir.path())
+            .idle_timeout(Duration::from_secs(30)),
+    )
+    .unwrap();
+    let socket = daemon.socket_path().to_path_buf();
+    let sock_mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    let dir_mode = std::fs::metadata(socket.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!((sock_mode, dir_mode), (0o600, 0o700));
+    let server = std::thread::spawn(move || daemon.serve());
+
+    let mut stream = UnixStream::connect(&socket).unwrap();
+    // Two requests on one connection.
+    for word in ["x", "y"] {
+        let request = Request::Run {
+            args: words(&format!("echoargs {word}")),
+            stdin: None,
+        };
+        protocol::write_frame(&mut stream, &request.encode()).unwrap();
+        let reply = Reply::decode(&protocol::read_frame(&mut stream).unwrap().unwrap()).unwrap();
+        assert_eq!(reply.code, 5);
+        assert_eq!(reply.stdout, format!("args: {word}\n").into_bytes());
+    }
+    // Garbage closes the connection without harming the daemon.
+    protocol::write_frame(&mut stream, b"\x07garbage").unwrap();
+    assert!(matches!(
+        protocol::read_frame(&mut stream),
+        Ok(None) | Err(_)
+    ));
+
+    let mut stream = UnixStream::connect(&socket).unwrap();
+    protocol::write_frame(&mut stream, &Request::Shutdown.encode()).unwrap();
+    let reply = Reply::decode(&protocol::read_frame(&mut stream).unwrap().unwrap()).unwrap();
+    assert_eq!(reply.code, 0);
+    server.join().unwrap().unwrap();
+    assert!(
+        !socket.parent().unwrap().exists(),
+        "the socket directory is removed"
+    );
+}
+
+#[test]
+fn other_users_cannot_connect() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: connecting as another user needs root");
+        return;
+    }
+    let (dir, conf) = setup("");
+    // Make the directories reachable, so only the daemon's own checks stand in the way.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rootwrap = Rootwrap::load_with(&conf, LoadOptions::default()).unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    // The daemon belongs to a caller that is neither root nor nobody.
+    let daemon = Daemon::bind(
+        rootwrap,
+        DaemonOptions::default()
+            .parent_dir(dir.path())
+            .owner(4242, 4242)
+            .idle_timeout(Duration::from_secs(30)),
+    )
+    .unwrap();
+    let socket = daemon.socket_path().to_path_buf();
+    let server = std::thread::spawn(move || daemon.serve());
+    let probe = format!(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n    s.connect({:?})\nexcept OSError as e:\n    print('refused', e.errno); sys.exit(0)\nprint('connected')\n",
+        socket.to_string_lossy()
+    );
+    let out = std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--", "python3", "-c", &probe])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("refused"),
+        "nobody reached the socket: {text} {out:?}"
+    );
+    let _ = nobody;
+    let mut stream = UnixStream::connect(&socket).unwrap();
+    protocol::write_frame(&mut stream, &Request::Shutdown.encode()).unwrap();
+    let _ = protocol::read_frame(&mut stream);
+    server.join().unwrap().unwrap();
+}
