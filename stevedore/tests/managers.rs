@@ -684,3 +684,22 @@ fn managers_can_cross_threads_when_their_objects_can() {
         Extension::new("n", 1_u8),
     ]));
 }
+
+stevedore::register! {
+    namespace: "t.closure",
+    name: "inline",
+    target: "managers::inline",
+    factory: |args: &InvokeArgs| -> Result<Obj, String> { make("inline", args).map_err(|e| e.to_string()) },
+}
+
+#[test]
+fn a_closure_can_be_a_factory_with_an_explicit_target() {
+    let reg = Registry::global();
+    let ep = reg.entry_points("t.closure").next().unwrap();
+    assert_eq!((ep.name(), ep.target()), ("inline", "managers::inline"));
+    let drv = DriverManager::<Obj>::builder("t.closure", "inline")
+        .invoke_on_load(InvokeArgs::new())
+        .build()
+        .unwrap();
+    assert_eq!(drv.driver().unwrap().kind, "inline");
+}
