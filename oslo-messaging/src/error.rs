@@ -23,7 +23,7 @@ pub enum Error {
     },
     /// The remote method failed; the reply carried its exception (`RemoteError` and rebuilt exceptions).
     #[error(transparent)]
-    Remote(Box<RemoteError>),
+    Remote(RemoteError),
     /// No endpoint exposes the method (`NoSuchMethod`), raised by a server's dispatcher.
     #[error("endpoint does not support RPC method `{method}`")]
     NoSuchMethod {
@@ -134,7 +134,7 @@ impl Error {
 
 impl From<RemoteError> for Error {
     fn from(e: RemoteError) -> Self {
-        Error::Remote(Box::new(e))
+        Error::Remote(e)
     }
 }
 

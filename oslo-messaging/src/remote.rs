@@ -11,7 +11,10 @@ use serde_json::{Map, Value};
 /// `kwargs`. A Python client rebuilds `ValueError`, `KeyError` and the other built-in exceptions (module
 /// `builtins`) as themselves, and any other class as `oslo_messaging.RemoteError`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RemoteError {
+pub struct RemoteError(Box<Data>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct Data {
     class: String,
     module: String,
     message: String,
@@ -26,7 +29,7 @@ impl RemoteError {
     /// by a Python client), with `message` as its only argument.
     pub fn new(class: impl Into<String>, message: impl Into<String>) -> Self {
         let message = message.into();
-        RemoteError {
+        RemoteError(Box::new(Data {
             class: class.into(),
             module: "builtins".to_owned(),
             args: vec![Value::String(message.clone())],
@@ -34,89 +37,97 @@ impl RemoteError {
             traceback: Vec::new(),
             kwargs: Map::new(),
             expected: false,
-        }
+        }))
     }
 
     /// Sets the Python module of the exception class.
     pub fn with_module(mut self, module: impl Into<String>) -> Self {
-        self.module = module.into();
+        self.0.module = module.into();
         self
     }
 
     /// Sets the exception's positional arguments (by default the message alone).
     pub fn with_args(mut self, args: Vec<Value>) -> Self {
-        self.args = args;
+        self.0.args = args;
         self
     }
 
     /// Sets the exception's keyword arguments.
     pub fn with_kwargs(mut self, kwargs: Map<String, Value>) -> Self {
-        self.kwargs = kwargs;
+        self.0.kwargs = kwargs;
         self
     }
 
     /// Sets the traceback lines sent along.
     pub fn with_traceback(mut self, tb: Vec<String>) -> Self {
-        self.traceback = tb;
+        self.0.traceback = tb;
         self
     }
 
     /// Marks the error as expected (`@expected_exceptions`): the server logs it at debug level, not as a
     /// failure. The wire format is the same.
     pub fn expected(mut self) -> Self {
-        self.expected = true;
+        self.0.expected = true;
         self
     }
 
     /// The exception class name, e.g. `ValueError` or `NoSuchMethod`.
     pub fn class(&self) -> &str {
-        &self.class
+        &self.0.class
     }
 
     /// The Python module of the class, e.g. `builtins`.
     pub fn module(&self) -> &str {
-        &self.module
+        &self.0.module
     }
 
     /// The exception message (`str(exc)` on the remote side).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The remote traceback lines.
     pub fn traceback(&self) -> &[String] {
-        &self.traceback
+        &self.0.traceback
     }
 
     /// The positional arguments of the exception.
     pub fn args(&self) -> &[Value] {
-        &self.args
+        &self.0.args
     }
 
     /// The keyword arguments of the exception.
     pub fn kwargs(&self) -> &Map<String, Value> {
-        &self.kwargs
+        &self.0.kwargs
     }
 
     /// Whether the server marked the error as expected.
     pub fn is_expected(&self) -> bool {
-        self.expected
+        self.0.expected
     }
 
     /// The failure as the JSON object of the wire (before it is turned into a string).
     pub fn to_wire(&self) -> Value {
-        let tb = if self.traceback.is_empty() {
-            vec![Value::String(format!("{}: {}\n", self.class, self.message))]
+        let tb = if self.0.traceback.is_empty() {
+            vec![Value::String(format!(
+                "{}: {}\n",
+                self.0.class, self.0.message
+            ))]
         } else {
-            self.traceback.iter().cloned().map(Value::String).collect()
+            self.0
+                .traceback
+                .iter()
+                .cloned()
+                .map(Value::String)
+                .collect()
         };
         let mut m = Map::new();
-        m.insert("class".into(), Value::String(self.class.clone()));
-        m.insert("module".into(), Value::String(self.module.clone()));
-        m.insert("message".into(), Value::String(self.message.clone()));
+        m.insert("class".into(), Value::String(self.0.class.clone()));
+        m.insert("module".into(), Value::String(self.0.module.clone()));
+        m.insert("message".into(), Value::String(self.0.message.clone()));
         m.insert("tb".into(), Value::Array(tb));
-        m.insert("args".into(), Value::Array(self.args.clone()));
-        m.insert("kwargs".into(), Value::Object(self.kwargs.clone()));
+        m.insert("args".into(), Value::Array(self.0.args.clone()));
+        m.insert("kwargs".into(), Value::Object(self.0.kwargs.clone()));
         Value::Object(m)
     }
 
@@ -140,7 +151,7 @@ impl RemoteError {
         if module == "exceptions" {
             module = "builtins".to_owned();
         }
-        RemoteError {
+        RemoteError(Box::new(Data {
             class,
             module,
             message: get("message"),
@@ -164,13 +175,13 @@ impl RemoteError {
                 .cloned()
                 .unwrap_or_default(),
             expected: false,
-        }
+        }))
     }
 }
 
 impl fmt::Display for RemoteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "remote error: {} {}", self.class, self.message)
+        write!(f, "remote error: {} {}", self.0.class, self.0.message)
     }
 }
 
@@ -181,7 +192,7 @@ impl From<crate::Error> for RemoteError {
     /// failure) into the exception a Python server would have raised.
     fn from(e: crate::Error) -> Self {
         match e {
-            crate::Error::Remote(r) => *r,
+            crate::Error::Remote(r) => r,
             crate::Error::NoSuchMethod { method } => RemoteError::new(
                 "NoSuchMethod",
                 format!("Endpoint does not support RPC method {method}"),
