@@ -96,9 +96,10 @@ impl Registry {
             seq,
             entry: Arc::new(entry),
         };
-        let key = |s: &Slot| (s.entry.name().to_owned(), s.rank, s.seq);
-        let k = key(&slot);
-        let at = list.partition_point(|s| key(s) <= k);
+        fn key(s: &Slot) -> (&str, u8, u64) {
+            (s.entry.name(), s.rank, s.seq)
+        }
+        let at = list.partition_point(|s| key(s) <= key(&slot));
         list.insert(at, slot);
     }
 
