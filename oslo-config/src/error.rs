@@ -128,6 +128,18 @@ pub enum Error {
         /// What the getter expected.
         expected: String,
     },
+    /// No crate registered options under this namespace (generator, validator).
+    #[error("no options registered under namespace `{name}`")]
+    NoSuchNamespace {
+        /// The namespace.
+        name: String,
+    },
+    /// Output could not be written or serialised (generator).
+    #[error("cannot write the output: {reason}")]
+    Output {
+        /// Why.
+        reason: String,
+    },
     /// The command line has not been parsed yet.
     #[error("call expression on parser has not been invoked")]
     NotInitialized,
@@ -221,7 +233,9 @@ impl Error {
             Error::InvalidOpt { .. } => ErrorKind::Value,
             Error::ArgsAlreadyParsed { .. } => ErrorKind::ArgsAlreadyParsed,
             Error::NotInitialized => ErrorKind::NotInitialized,
-            Error::WrongType { .. } => ErrorKind::Other,
+            Error::WrongType { .. } | Error::NoSuchNamespace { .. } | Error::Output { .. } => {
+                ErrorKind::Other
+            }
             Error::CommandLine { .. } => ErrorKind::CommandLine,
             Error::ConfigFileRead { .. } => ErrorKind::Other,
             #[cfg(feature = "toml")]

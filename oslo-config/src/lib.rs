@@ -3,11 +3,14 @@
 mod cli;
 mod conf;
 mod error;
+pub mod generator;
 mod ini;
 mod location;
 mod opt;
 mod resolve;
+mod textwrap;
 pub mod types;
+pub mod validator;
 
 pub use cli::SubCommand;
 pub use conf::{

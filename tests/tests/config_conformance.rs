@@ -14,8 +14,8 @@ use oslo_config::{ConfigOpts, EnvSource, ErrorKind, Opt, ParseArgs};
 use oslo_tests::run_python_json;
 use serde_json::{Value as Json, json};
 
-/// The Python side: builds the options with oslo.config and reports values, error classes and locations.
-const DRIVER: &str = r#"
+/// Python: builds oslo.config options from our JSON descriptions.
+const PY_MAKE: &str = r#"
 import io, json, os, sys
 from oslo_config import cfg, types
 
@@ -26,7 +26,8 @@ def item_type(name):
 def make(o):
     kw = {}
     for k in ("default", "help", "dest", "short", "positional", "required", "deprecated_name",
-              "deprecated_group", "mutable", "secret", "metavar", "deprecated_for_removal"):
+              "deprecated_group", "mutable", "secret", "metavar", "deprecated_for_removal",
+              "deprecated_reason", "deprecated_since", "sample_default", "advanced"):
         if k in o:
             kw[k] = o[k]
     if "deprecated_opts" in o:
@@ -37,6 +38,8 @@ def make(o):
         for k in ("choices", "regex", "ignore_case", "max_length", "quotes"):
             if k in o:
                 kw[k] = o[k]
+        if "choices_described" in o:
+            kw["choices"] = [tuple(c) for c in o["choices_described"]]
         return cfg.StrOpt(name, **kw)
     if t in ("int", "port"):
         for k in ("min", "max", "choices"):
@@ -63,7 +66,10 @@ def make(o):
     if t == "multiint":
         return cfg.MultiOpt(name, item_type=types.Integer(), **kw)
     raise RuntimeError("unknown type " + t)
+"#;
 
+/// Python: runs one resolution case and reports values, error classes and locations.
+const PY_RUN: &str = r#"
 def run(case):
     for k in list(os.environ):
         if k.startswith("OS_"):
@@ -104,6 +110,29 @@ cases = json.load(sys.stdin)
 print(json.dumps([run(c) for c in cases]))
 "#;
 
+/// Python: the generator's output for the same options (its namespace lookup replaced by the case's).
+const PY_GEN: &str = r#"
+from oslo_config import generator
+
+def gen(case):
+    listing = []
+    for g in case["groups"]:
+        opts = [make(o) for o in g["opts"]]
+        group = cfg.OptGroup(g["name"], help=g.get("help")) if g.get("name") else None
+        listing.append((group, opts))
+    generator._list_opts = lambda namespaces: generator._cleanup_opts([(case["namespace"], listing)])
+    conf = cfg.ConfigOpts()
+    generator.register_cli_opts(conf)
+    conf(["--namespace", case["namespace"]] + case.get("args", []))
+    out = io.StringIO()
+    generator.generate(conf, out)
+    text = out.getvalue()
+    return json.loads(text) if case.get("json") else text
+
+cases = json.load(sys.stdin)
+print(json.dumps([gen(c) for c in cases]))
+"#;
+
 fn opt_type(spec: &Json) -> OptType {
     let t = spec["type"].as_str().unwrap_or("str");
     let item = |name: &str| match name {
@@ -118,6 +147,14 @@ fn opt_type(spec: &Json) -> OptType {
             let mut st = StringType::new();
             if let Some(c) = spec["choices"].as_array() {
                 st = st.choices(c.iter().filter_map(|x| x.as_str()).map(str::to_owned));
+            }
+            if let Some(c) = spec["choices_described"].as_array() {
+                st = st.choices_with_descriptions(c.iter().map(|x| {
+                    (
+                        x[0].as_str().unwrap_or("").to_owned(),
+                        x[1].as_str().map(str::to_owned),
+                    )
+                }));
             }
             if let Some(b) = spec["ignore_case"].as_bool() {
                 st = st.ignore_case(b);
@@ -220,7 +257,19 @@ fn make_opt(spec: &Json) -> Opt {
         o = o.secret();
     }
     if spec["deprecated_for_removal"].as_bool() == Some(true) {
-        o = o.deprecated_for_removal(None);
+        o = o.deprecated_for_removal(spec["deprecated_reason"].as_str());
+    }
+    if let Some(s) = spec["deprecated_since"].as_str() {
+        o = o.deprecated_since(s);
+    }
+    if let Some(s) = spec["sample_default"].as_str() {
+        o = o.sample_default(s);
+    }
+    if let Some(h) = spec["help"].as_str() {
+        o = o.help(h);
+    }
+    if spec["advanced"].as_bool() == Some(true) {
+        o = o.advanced();
     }
     o
 }
@@ -345,7 +394,10 @@ fn check(cases: Vec<Json>) {
             materialise(c, &sub)
         })
         .collect();
-    let theirs = run_python_json(DRIVER, &serde_json::to_string(&cases).unwrap());
+    let theirs = run_python_json(
+        &format!("{PY_MAKE}{PY_RUN}"),
+        &serde_json::to_string(&cases).unwrap(),
+    );
     let mut failures = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let mut ours = run_ours(case);
@@ -693,4 +745,260 @@ fn command_line_shapes() {
         json!({ "name": "missing positional", "opts": opts, "args": ["-v"], "get": get }),
         json!({ "name": "equals form", "opts": opts, "args": ["--num=-4", "--grp-gval=a=b", "p"], "get": get }),
     ]);
+}
+
+/// Our generator's output for a generator case.
+fn gen_ours(case: &Json) -> Json {
+    use oslo_config::generator::{GeneratorOptions, NamespaceOpts, machine_readable, sample_ini};
+    let groups = case["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let group = g["name"].as_str().map(|n| {
+                let mut og = oslo_config::OptGroup::new(n);
+                if let Some(h) = g["help"].as_str() {
+                    og = og.help(h);
+                }
+                og
+            });
+            (
+                group,
+                g["opts"].as_array().unwrap().iter().map(make_opt).collect(),
+            )
+        })
+        .collect();
+    let ns = vec![NamespaceOpts {
+        namespace: case["namespace"].as_str().unwrap().to_owned(),
+        groups,
+    }];
+    let args = strs_of(&case["args"]);
+    let mut o = GeneratorOptions::default();
+    for pair in args.chunks(2) {
+        match pair[0].as_str() {
+            "--wrap-width" => o.wrap_width = pair[1].parse().unwrap(),
+            "--minimal" => o.minimal = true,
+            "--summarize" => o.summarize = true,
+            _ => {}
+        }
+    }
+    if case["json"].as_bool() == Some(true) {
+        let mut data = machine_readable(&ns, Json::Null);
+        data["generator_options"] = Json::Null;
+        data
+    } else {
+        Json::String(sample_ini(&ns, &o))
+    }
+}
+
+fn strs_of(v: &Json) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn check_generator(cases: Vec<Json>) {
+    let theirs = run_python_json(
+        &format!("{PY_MAKE}{PY_GEN}"),
+        &serde_json::to_string(&cases).unwrap(),
+    );
+    for (i, case) in cases.iter().enumerate() {
+        let ours = gen_ours(case);
+        let mut expected = theirs[i].clone();
+        if case["json"].as_bool() == Some(true) {
+            expected["generator_options"] = Json::Null;
+        }
+        match (&ours, &expected) {
+            (Json::String(a), Json::String(b)) => {
+                assert!(a.contains("# From demo.ns"), "{a}");
+                assert_eq!(a, b, "case `{}`", case["name"]);
+                if std::env::var_os("SHOW_SAMPLE").is_some() {
+                    eprintln!("{a}");
+                }
+            }
+            _ => assert_eq!(ours, expected, "case `{}`", case["name"]),
+        }
+    }
+}
+
+fn generator_groups() -> Json {
+    json!([
+        { "name": null, "opts": [
+            { "name": "host", "type": "str", "default": "a", "help": "The host to bind to. This text is long enough that it has to be wrapped over several lines of the sample file, with non-breaking hyphen-joined words.",
+              "choices_described": [["a", "The first"], ["b", null], ["", "Empty"]] },
+            { "name": "workers", "type": "int", "min": 1, "max": 10, "default": 2, "help": "Workers",
+              "deprecated_name": "num_workers", "mutable": true },
+            { "name": "port", "type": "port", "default": 8080, "help": "Port" },
+            { "name": "m", "type": "multistr", "default": ["x", " y"], "help": "Multi" },
+            { "name": "empty_multi", "type": "multistr", "help": "Nothing yet" },
+            { "name": "debug", "type": "bool", "default": false, "help": "Debug mode.\n\nSecond paragraph.",
+              "deprecated_for_removal": true, "deprecated_reason": "Use logging config", "deprecated_since": "Zed", "advanced": true },
+            { "name": "l", "type": "list", "default": ["a", "b"], "help": "A list" },
+            { "name": "d", "type": "dict", "default": { "b": "2", "a": "1" }, "help": "A dict" },
+            { "name": "pw", "type": "str", "secret": true, "sample_default": "<pw>", "help": "Password" },
+            { "name": "padded", "type": "str", "default": " x ", "help": "Padded\n\n  * bullet one\n  * bullet two" },
+            { "name": "f", "type": "float", "default": 1.5, "help": "A float" },
+            { "name": "req", "type": "str", "required": true, "default": "r", "help": "Required one" },
+        ]},
+        { "name": "Database", "help": "Database options", "opts": [
+            { "name": "connection", "type": "str", "help": "URL", "deprecated_opts": [["sql_connection", "DEFAULT"], ["old-dash", null]] },
+        ]},
+        { "name": "api", "opts": [{ "name": "listen", "type": "str", "default": "0.0.0.0", "help": "Listen" }] },
+    ])
+}
+
+#[test]
+fn generator_sample_matches_oslo() {
+    let groups = generator_groups();
+    check_generator(vec![
+        json!({ "name": "default layout", "namespace": "demo.ns", "groups": groups }),
+        json!({ "name": "narrow wrap", "namespace": "demo.ns", "groups": groups, "args": ["--wrap-width", "40"] }),
+        json!({ "name": "no wrap", "namespace": "demo.ns", "groups": groups, "args": ["--wrap-width", "0"] }),
+        json!({ "name": "minimal", "namespace": "demo.ns", "groups": groups, "args": ["--minimal"] }),
+        json!({ "name": "summarize", "namespace": "demo.ns", "groups": groups, "args": ["--summarize"] }),
+        json!({ "name": "json data", "namespace": "demo.ns", "groups": groups, "args": ["--format", "json"], "json": true }),
+    ]);
+}
+
+/// Python: the YAML option data of `oslo-config-generator --format yaml`, then `oslo-config-validator`
+/// on each input file with that data, with the log records it wrote.
+const PY_VALIDATE: &str = r#"
+import logging
+from oslo_config import generator, validator
+
+class Keep(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+    def emit(self, record):
+        self.records.append([record.levelname, record.getMessage()])
+
+def validate(case, yaml_path):
+    keep = Keep()
+    log = logging.getLogger("oslo_config.validator")
+    log.addHandler(keep)
+    log.setLevel(logging.INFO)
+    conf = cfg.ConfigOpts()
+    validator._register_cli_opts(conf)
+    conf(["--opt-data", yaml_path, "--input-file", case["input"]] + case.get("args", []))
+    code = validator._validate(conf)
+    log.removeHandler(keep)
+    return {"code": code, "messages": keep.records}
+
+spec = json.load(sys.stdin)
+listing = []
+for g in spec["groups"]:
+    opts = [make(o) for o in g["opts"]]
+    group = cfg.OptGroup(g["name"], help=g.get("help")) if g.get("name") else None
+    listing.append((group, opts))
+generator._list_opts = lambda namespaces: generator._cleanup_opts([("demo.ns", listing)])
+conf = cfg.ConfigOpts()
+generator.register_cli_opts(conf)
+conf(["--namespace", "demo.ns", "--format", "yaml", "--output-file", spec["yaml"]])
+generator.generate(conf)
+print(json.dumps([validate(c, spec["yaml"]) for c in spec["cases"]]))
+"#;
+
+#[test]
+fn validator_reads_oslo_yaml_and_agrees() {
+    use oslo_config::validator::{Severity, ValidatorOptions, validate};
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("opts.yaml");
+    let files = [
+        (
+            "clean",
+            "[DEFAULT]\nhost = b\nworkers = 3\n[database]\nconnection = sqlite://\n",
+            vec![],
+        ),
+        (
+            "unknown",
+            "[DEFAULT]\nhost = b\ntypo = 1\n[nosuch]\nx = 1\n[keystone_authtoken]\nauth_url = u\n",
+            vec![],
+        ),
+        (
+            "deprecated",
+            "[DEFAULT]\nnum_workers = 3\nsql_connection = x\n",
+            vec![],
+        ),
+        (
+            "deprecated fatal",
+            "[DEFAULT]\nnum_workers = 3\n",
+            vec!["--fatal-warnings"],
+        ),
+        (
+            "excluded group",
+            "[DEFAULT]\nhost = a\n[nosuch]\nx = 1\n",
+            vec!["--exclude-group", "nosuch"],
+        ),
+        (
+            "check defaults",
+            "[DEFAULT]\nhost = a\nworkers = 5\nworkers = 6\nl = a,b\nm = x\ndebug = false\n[api]\nlisten = 1.2.3.4\n",
+            vec!["--check-defaults"],
+        ),
+    ];
+    let cases: Vec<Json> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (_, text, args))| {
+            let p = dir.path().join(format!("in{i}.conf"));
+            std::fs::write(&p, text).unwrap();
+            json!({ "input": p.display().to_string(), "args": args })
+        })
+        .collect();
+    let spec =
+        json!({ "groups": generator_groups(), "yaml": yaml.display().to_string(), "cases": cases });
+    let theirs = run_python_json(&format!("{PY_MAKE}{PY_VALIDATE}"), &spec.to_string());
+
+    // Our validator reads the YAML that Python wrote.
+    let data = oslo_config::validator::load_opt_data(&yaml).unwrap();
+    for (i, (name, text, args)) in files.iter().enumerate() {
+        let doc = oslo_config::IniDocument::parse(text).unwrap();
+        let mut o = ValidatorOptions::default();
+        let mut fatal = false;
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match *a {
+                "--check-defaults" => o.check_defaults = true,
+                "--fatal-warnings" => fatal = true,
+                "--exclude-group" => o.exclude_groups.push((*it.next().unwrap()).to_owned()),
+                _ => {}
+            }
+        }
+        let report = validate(&data, &doc, &o).unwrap();
+        let messages: Vec<Json> = report
+            .messages
+            .iter()
+            .map(|m| {
+                let level = match m.severity {
+                    Severity::Info => "INFO",
+                    Severity::Warning => "WARNING",
+                    Severity::Error => "ERROR",
+                };
+                json!([level, m.text])
+            })
+            .collect();
+        let ours = json!({ "code": report.exit_code(fatal), "messages": messages });
+        assert_eq!(ours, theirs[i], "validator case `{name}`");
+        if std::env::var_os("SHOW_SAMPLE").is_some() {
+            eprintln!("{name}: {ours}");
+        }
+        // And the command-line tool gives the same exit code.
+        let input = dir.path().join(format!("in{i}.conf"));
+        let mut argv = vec![
+            "--opt-data".to_owned(),
+            yaml.display().to_string(),
+            "--input-file".to_owned(),
+            input.display().to_string(),
+        ];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        assert_eq!(
+            oslo_config::validator::main_with_args(argv),
+            theirs[i]["code"].as_i64().unwrap() as i32,
+            "{name}"
+        );
+    }
 }
