@@ -127,7 +127,7 @@ fn log_execution(decision: &Decision) {
         target: "oslo_rootwrap::decision",
         filter = %decision.filter,
         run_as = %decision.run_as,
-        "({} > {}) Executing {:?} (filter match = {})",
+        "({} > {}) Executing {} (filter match = {})",
         logging::login_name(),
         logging::current_user_name(),
         logging::python_list(&decision.command),
