@@ -301,3 +301,44 @@ fn run_as_user_gets_its_own_ids_and_no_root_groups() {
     );
     assert!(!text.contains("(root)"), "root's groups were kept: {text}");
 }
+
+#[test]
+fn rlimit_nofile_lowers_the_commands_soft_limit_as_python_does() {
+    let setup = Setup::new(
+        "[Filters]\nlimit: CommandFilter, showlimit, root\n",
+        "rlimit_nofile = 64\n",
+    );
+    let stub = setup.dir.path().join("bin/showlimit");
+    std::fs::write(&stub, "#!/bin/sh\nulimit -n\n").unwrap();
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let py = python_rootwrap();
+    let ours = PathBuf::from(OURS);
+    let a = setup.run(&py, &["showlimit"]);
+    let b = setup.run(&ours, &["showlimit"]);
+    assert_eq!(
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap()
+        .0;
+    let expected = soft.min(64);
+    assert_eq!(
+        String::from_utf8_lossy(&b.stdout).trim(),
+        expected.to_string()
+    );
+}
+
+#[test]
+fn words_that_are_not_utf8_are_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let setup = Setup::new(FILTERS, "");
+    let out = Command::new(OURS)
+        .arg(setup.conf())
+        .arg("echoargs")
+        .arg(std::ffi::OsStr::from_bytes(b"\xff\xfe"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(99));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Unauthorized command: echoargs"));
+}
