@@ -125,6 +125,18 @@ impl Registry {
         self.slots(namespace).iter().map(|s| &s.entry)
     }
 
+    /// The entry points of a namespace called `name`, found by binary search (entries are sorted by name).
+    pub(crate) fn shared_entry_points_named(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Iterator<Item = &Arc<EntryPoint>> {
+        let slots = self.slots(namespace);
+        let start = slots.partition_point(|s| s.entry.name() < name);
+        let end = start + slots[start..].partition_point(|s| s.entry.name() == name);
+        slots[start..end].iter().map(|s| &s.entry)
+    }
+
     fn slots(&self, namespace: &str) -> &[Slot] {
         self.namespaces
             .get(namespace)

@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use stevedore::dynamic::DynamicObject;
-use stevedore::{ExtensionManager, InvokeArgs, PluginError, Registry};
+use stevedore::{DriverManager, ExtensionManager, InvokeArgs, PluginError, Registry};
 
 const PLUGINS: usize = 200;
 const ROUNDS: u32 = 100;
@@ -75,8 +75,16 @@ for _ in range(rounds):
     for _ in range(iters):
         m = ExtensionManager('bench.python', invoke_on_load=True, invoke_kwds={'size': 3})
     warm = min(warm, (time.perf_counter() - t) / iters)
+from stevedore import DriverManager
+driver = float('inf')
+for _ in range(rounds):
+    t = time.perf_counter()
+    for _ in range(iters * 10):
+        d = DriverManager('bench.python', 'p100', invoke_on_load=True, invoke_kwds={'size': 3})
+    driver = min(driver, (time.perf_counter() - t) / (iters * 10))
+assert d.driver.size == 3
 shutil.rmtree(tmp)
-print(json.dumps({"cold": cold, "warm": warm}))
+print(json.dumps({"cold": cold, "warm": warm, "driver": driver}))
 "#;
 
 /// The time of one call, from the best of `rounds` rounds of `iters` calls: the machine is shared, and the
@@ -115,6 +123,14 @@ fn main() {
             .build()
             .unwrap();
         black_box(m);
+    });
+
+    let driver_warm = per_iter(ROUNDS, 200, || {
+        let d = DriverManager::<Obj>::builder("bench.static", "p100")
+            .invoke_on_load(args.clone())
+            .build()
+            .unwrap();
+        black_box(d);
     });
 
     // A plugin library with 200 plugins, built with rustc for this run.
@@ -169,6 +185,7 @@ fn main() {
     let py: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
     let py_cold = Duration::from_secs_f64(py["cold"].as_f64().unwrap());
     let py_warm = Duration::from_secs_f64(py["warm"].as_f64().unwrap());
+    let py_driver = Duration::from_secs_f64(py["driver"].as_f64().unwrap());
 
     let ratio = |ours: Duration, theirs: Duration| theirs.as_secs_f64() / ours.as_secs_f64();
     println!(
@@ -188,6 +205,13 @@ fn main() {
         us(dynamic_warm),
         us(py_warm),
         ratio(dynamic_warm, py_warm)
+    );
+    println!(
+        "{:<46} {:>14} {:>14} {:>8.0}x",
+        "DriverManager picking 1 of 200, steady state",
+        us(driver_warm),
+        us(py_driver),
+        ratio(driver_warm, py_driver)
     );
     println!(
         "{:<46} {:>14} {:>14} {:>8.0}x",

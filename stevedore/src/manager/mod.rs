@@ -254,24 +254,25 @@ impl<'r, T: 'static, M> ManagerBuilder<'r, T, M> {
         if let Some(extensions) = self.extensions.take() {
             return Ok(extensions);
         }
-        let static_entries = self
-            .static_registry
-            .map(|r| r.shared_entry_points(&self.namespace));
-        let entries: Vec<EntryRef> = match static_entries {
-            Some(iter) => iter.map(|e| EntryRef::Static(e)).collect(),
-            None => self
-                .registry
-                .shared_entry_points(&self.namespace)
+        // Registry order is name order, so the entries of the wanted names, taken name by sorted name,
+        // come out in registry order; the others are never looked at.
+        let wanted: Option<Vec<&str>> = self.names.as_ref().map(|names| {
+            let mut v: Vec<&str> = names.iter().map(String::as_str).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        });
+        let wanted = wanted.as_deref();
+        let entries: Vec<EntryRef> = match self.static_registry {
+            Some(registry) => select(registry, &self.namespace, wanted)
+                .map(|e| EntryRef::Static(e))
+                .collect(),
+            None => select(self.registry, &self.namespace, wanted)
                 .map(|e| EntryRef::Shared(Arc::clone(e)))
                 .collect(),
         };
         let mut out = Vec::with_capacity(entries.len());
         for entry in entries {
-            if let Some(names) = &self.names
-                && !names.iter().any(|n| n == entry.name())
-            {
-                continue;
-            }
             tracing::debug!(namespace = %self.namespace, name = entry.name(), target = entry.target(), "found extension");
             match self.load_one(&entry) {
                 Ok(ext) => {
@@ -351,6 +352,23 @@ impl<'r, T: 'static, M> ManagerBuilder<'r, T, M> {
             resolver: self.resolver,
             by_name: OnceLock::new(),
         }
+    }
+}
+
+/// The entry points of `namespace` in registry order: all of them, or only those called one of `wanted`
+/// (sorted and deduplicated), found by binary search without looking at the others.
+fn select<'r: 'b, 'b>(
+    registry: &'r Registry,
+    namespace: &'b str,
+    wanted: Option<&'b [&'b str]>,
+) -> Box<dyn Iterator<Item = &'r Arc<EntryPoint>> + 'b> {
+    match wanted {
+        Some(names) => Box::new(
+            names
+                .iter()
+                .flat_map(move |n| registry.shared_entry_points_named(namespace, n)),
+        ),
+        None => Box::new(registry.shared_entry_points(namespace)),
     }
 }
 
