@@ -5,6 +5,10 @@
 
 // One line per crate, in the order of `PARTS`.
 // --- parts ---
+#[cfg(feature = "policy")]
+pub mod policy;
+#[cfg(feature = "messaging")]
+pub mod messaging;
 #[cfg(feature = "stevedore")]
 pub mod stevedore;
 #[cfg(feature = "db")]
@@ -33,6 +37,11 @@ pub const PARTS: &[Part] = &[
     },
 
     // --- oslo-policy part ---
+    #[cfg(feature = "policy")]
+    Part {
+        name: "policy",
+        run: policy::run,
+    },
 
     // --- oslo-rootwrap part ---
     #[cfg(feature = "rootwrap")]
@@ -42,6 +51,11 @@ pub const PARTS: &[Part] = &[
     },
 
     // --- oslo-messaging part ---
+    #[cfg(feature = "messaging")]
+    Part {
+        name: "messaging",
+        run: messaging::run,
+    },
 
     // --- oslo-db part ---
     #[cfg(feature = "db")]
