@@ -7,8 +7,6 @@
 // --- parts ---
 #[cfg(feature = "policy")]
 pub mod policy;
-#[cfg(feature = "messaging")]
-pub mod messaging;
 #[cfg(feature = "stevedore")]
 pub mod stevedore;
 #[cfg(feature = "db")]
@@ -51,11 +49,6 @@ pub const PARTS: &[Part] = &[
     },
 
     // --- oslo-messaging part ---
-    #[cfg(feature = "messaging")]
-    Part {
-        name: "messaging",
-        run: messaging::run,
-    },
 
     // --- oslo-db part ---
     #[cfg(feature = "db")]
