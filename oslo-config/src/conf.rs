@@ -56,6 +56,8 @@ pub struct ParseArgs {
     default_config_dirs: Option<Vec<PathBuf>>,
     use_env: Option<bool>,
     validate_default_values: bool,
+    #[cfg(feature = "toml")]
+    toml_files: Vec<PathBuf>,
 }
 
 impl ParseArgs {
@@ -125,6 +127,15 @@ impl ParseArgs {
     /// [`ConfigOpts::set_env`], the process environment).
     pub fn use_env(mut self, yes: bool) -> Self {
         self.use_env = Some(yes);
+        self
+    }
+
+    /// A TOML file layered under the INI files (feature `toml`): it beats `set_default` and defaults, and
+    /// loses to INI files, the environment, the command line and overrides; a later TOML file beats an
+    /// earlier one. Values keep where they came from ([`Location::Toml`]).
+    #[cfg(feature = "toml")]
+    pub fn toml_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.toml_files.push(path.into());
         self
     }
 
@@ -214,6 +225,8 @@ enum CliValue {
 #[derive(Debug, Default)]
 struct Namespace {
     files: Vec<Arc<LoadedFile>>,
+    #[cfg(feature = "toml")]
+    toml: Vec<crate::toml_layer::TomlLayer>,
     cli: HashMap<(Option<String>, String), CliValue>,
     config_files: Vec<PathBuf>,
     config_dirs: Vec<PathBuf>,
@@ -963,6 +976,14 @@ impl ConfigOpts {
         if !has_dir_flag {
             ns.config_dirs = default_dirs.to_vec();
         }
+        #[cfg(feature = "toml")]
+        for path in &args.toml_files {
+            if !path.exists() {
+                not_found.push(path.clone());
+                continue;
+            }
+            ns.toml.push(crate::toml_layer::load(path)?);
+        }
         if !not_found.is_empty() {
             return Err(Error::ConfigFilesNotFound { paths: not_found });
         }
@@ -1165,7 +1186,7 @@ impl ConfigOpts {
                     };
                     Some((raw_of(hit), loc))
                 }
-                (None, None) => None,
+                (None, None) => self.toml_value(group, opt, ns),
             },
         };
         if let Some((raw, loc)) = chosen {
@@ -1203,6 +1224,38 @@ impl ConfigOpts {
             value: None,
             location: None,
         })
+    }
+
+    #[cfg(feature = "toml")]
+    fn toml_value(
+        &self,
+        group: Option<&str>,
+        opt: &Opt,
+        ns: &Namespace,
+    ) -> Option<(Value, Location)> {
+        let names = file_names(group, opt);
+        ns.toml.iter().rev().find_map(|layer| {
+            names.iter().find_map(|(section, key)| {
+                layer.values.get(&(section.clone(), key.clone())).map(|v| {
+                    (
+                        v.clone(),
+                        Location::Toml {
+                            path: layer.path.clone(),
+                        },
+                    )
+                })
+            })
+        })
+    }
+
+    #[cfg(not(feature = "toml"))]
+    fn toml_value(
+        &self,
+        _group: Option<&str>,
+        _opt: &Opt,
+        _ns: &Namespace,
+    ) -> Option<(Value, Location)> {
+        None
     }
 
     /// Interpolates then converts a raw value for an option.

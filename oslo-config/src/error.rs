@@ -227,6 +227,7 @@ impl Error {
                 Location::File { .. } => ErrorKind::ConfigFileValue,
                 Location::Environment { .. } => ErrorKind::ConfigSourceValue,
                 Location::CommandLine { .. } => ErrorKind::CommandLineValue,
+                Location::Toml { .. } => ErrorKind::ConfigSourceValue,
                 _ => ErrorKind::Value,
             },
             Error::InvalidDefault { .. } => ErrorKind::DefaultValue,

@@ -9,6 +9,8 @@ mod location;
 mod opt;
 mod resolve;
 mod textwrap;
+#[cfg(feature = "toml")]
+mod toml_layer;
 pub mod types;
 pub mod validator;
 
