@@ -1,6 +1,6 @@
 //! Flows: linear, unordered and graph patterns of tasks and nested flows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -75,6 +75,8 @@ pub(crate) struct Edge {
 }
 
 /// Something a flow holds: a task or a nested flow.
+// Both variants are a few hundred bytes and items are built once per flow: boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Item {
     /// A task.
@@ -131,6 +133,18 @@ pub struct Flow {
     pub(crate) edges: Vec<Edge>,
     /// Graph flows: per item, the required names no ancestor (nor the retry) provides.
     unsat: Vec<BTreeSet<String>>,
+    index: GraphIndex,
+}
+
+/// Graph flows: adjacency and symbol indexes kept up to date as items are added.
+#[derive(Debug, Clone, Default)]
+struct GraphIndex {
+    preds: Vec<Vec<usize>>,
+    succs: Vec<Vec<usize>>,
+    provides: Vec<BTreeSet<String>>,
+    provided: BTreeMap<String, Vec<usize>>,
+    required: BTreeMap<String, BTreeSet<usize>>,
+    edge_at: HashMap<(usize, usize), usize>,
 }
 
 impl Flow {
@@ -142,6 +156,7 @@ impl Flow {
             items: Vec::new(),
             edges: Vec::new(),
             unsat: Vec::new(),
+            index: GraphIndex::default(),
         }
     }
 
@@ -163,46 +178,8 @@ impl Flow {
     /// Puts the flow under a retry controller, which runs before its items.
     pub fn with_retry(mut self, retry: RetryNode) -> Self {
         self.retry = Some(retry);
-        self.recompute_unsat();
+        self.rebuild();
         self
-    }
-
-    fn recompute_unsat(&mut self) {
-        if self.pattern != Pattern::Graph {
-            return;
-        }
-        let rp = self.retry_provides();
-        let preds = pred_lists(self.items.len(), &self.edges);
-        self.unsat = (0..self.items.len())
-            .map(|i| self.compute_unsat(i, &preds, &rp))
-            .collect();
-    }
-
-    fn compute_unsat(
-        &self,
-        idx: usize,
-        preds: &[Vec<usize>],
-        retry_provides: &BTreeSet<String>,
-    ) -> BTreeSet<String> {
-        let Some(item) = self.items.get(idx) else {
-            return BTreeSet::new();
-        };
-        let mut req: BTreeSet<String> = item
-            .requires()
-            .difference(retry_provides)
-            .cloned()
-            .collect();
-        if req.is_empty() {
-            return req;
-        }
-        for a in walk(idx, preds) {
-            if let Some(p) = self.items.get(a) {
-                for name in p.provides() {
-                    req.remove(&name);
-                }
-            }
-        }
-        req
     }
 
     /// The flow's name.
@@ -316,83 +293,195 @@ impl Flow {
         resolve_requires: bool,
         resolve_existing: bool,
     ) -> Result<&mut Self> {
-        let retry_provides = self.retry_provides();
-        let mut required: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut provided: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for idx in 0..self.items.len() {
-            for v in self.unsat.get(idx).into_iter().flatten() {
-                required.entry(v.clone()).or_default().push(idx);
-            }
-            if let Some(it) = self.items.get(idx) {
-                for v in it.provides() {
-                    provided.entry(v).or_default().push(idx);
-                }
-            }
-        }
+        let rp = self.retry_provides();
         let new = self.items.len();
-        let mut edges = self.edges.clone();
         let item_provides = item.provides();
-        if resolve_requires {
-            let req: BTreeSet<String> = item
-                .requires()
-                .difference(&retry_provides)
-                .cloned()
-                .collect();
-            for v in req {
-                match provided.get(&v).map(Vec::as_slice) {
-                    Some([one]) => add_edge(&mut edges, *one, new, Some(v), false, None),
-                    Some(many) if many.len() > 1 => {
-                        let mut providers: Vec<String> = many
-                            .iter()
-                            .filter_map(|i| self.items.get(*i))
-                            .map(|i| i.name().to_owned())
-                            .collect();
-                        providers.sort();
-                        return Err(Error::AmbiguousDependency {
-                            node: item.name().to_owned(),
-                            providers,
-                            symbol: v,
-                        });
-                    }
-                    _ => {}
+        let item_requires: BTreeSet<String> = item.requires().difference(&rp).cloned().collect();
+        let mut in_edges: Vec<(usize, String)> = Vec::new();
+        let mut unresolved = BTreeSet::new();
+        for v in item_requires {
+            match self.index.provided.get(&v).map(Vec::as_slice) {
+                Some([one]) if resolve_requires => in_edges.push((*one, v)),
+                Some(many) if resolve_requires && many.len() > 1 => {
+                    let mut providers: Vec<String> = many
+                        .iter()
+                        .filter_map(|i| self.items.get(*i))
+                        .map(|i| i.name().to_owned())
+                        .collect();
+                    providers.sort();
+                    return Err(Error::AmbiguousDependency {
+                        node: item.name().to_owned(),
+                        providers,
+                        symbol: v,
+                    });
+                }
+                _ => {
+                    unresolved.insert(v);
                 }
             }
         }
-        let mut requirees_linked = Vec::new();
+        let mut out_edges: Vec<(usize, String)> = Vec::new();
         if resolve_existing {
             for v in &item_provides {
-                if let Some(requirees) = required.get(v) {
-                    for r in requirees {
-                        add_edge(&mut edges, new, *r, Some(v.clone()), false, None);
-                        requirees_linked.push(*r);
-                    }
+                for &r in self.index.required.get(v).into_iter().flatten() {
+                    out_edges.push((r, v.clone()));
                 }
             }
         }
-        if topo_order(new + 1, &edges).is_none() {
+        // Ancestors of the new item (its providers and everything before them) matter only when it must
+        // come before existing items (a cycle check) or when its requirements were not resolved by links.
+        let need_ancestors = !out_edges.is_empty() || !resolve_requires;
+        let mut ancestors: BTreeSet<usize> = BTreeSet::new();
+        if need_ancestors {
+            let mut stack: Vec<usize> = in_edges.iter().map(|(p, _)| *p).collect();
+            while let Some(n) = stack.pop() {
+                if ancestors.insert(n) {
+                    stack.extend(self.index.preds.get(n).into_iter().flatten().copied());
+                }
+            }
+        }
+        if out_edges.iter().any(|(r, _)| ancestors.contains(r)) {
             return Err(Error::Cycle);
         }
+        // Commit.
         self.items.push(item);
-        self.edges = edges;
-        let preds = pred_lists(new + 1, &self.edges);
-        let mine = self.compute_unsat(new, &preds, &retry_provides);
-        self.unsat.push(mine);
-        if !requirees_linked.is_empty() {
-            // The new item (and its ancestors) now precede these items and everything after them.
-            let succs = succ_lists(new + 1, &self.edges);
-            let mut gained = item_provides.clone();
-            for a in walk(new, &preds) {
-                if let Some(p) = self.items.get(a) {
-                    gained.extend(p.provides());
+        self.index.preds.push(Vec::new());
+        self.index.succs.push(Vec::new());
+        for v in &item_provides {
+            self.index.provided.entry(v.clone()).or_default().push(new);
+        }
+        self.index.provides.push(item_provides.clone());
+        for (p, v) in in_edges {
+            self.add_edge(p, new, Some(v), false, None);
+        }
+        let linked = !out_edges.is_empty();
+        for (r, v) in out_edges {
+            self.add_edge(new, r, Some(v), false, None);
+        }
+        let mine = if resolve_requires {
+            unresolved
+        } else {
+            let mut u = unresolved;
+            for a in &ancestors {
+                for n in self.index.provides.get(*a).into_iter().flatten() {
+                    u.remove(n);
                 }
             }
-            for d in walk(new, &succs) {
-                if let Some(u) = self.unsat.get_mut(d) {
-                    u.retain(|n| !gained.contains(n));
-                }
+            u
+        };
+        self.unsat.push(BTreeSet::new());
+        self.set_unsat(new, mine);
+        if linked {
+            // The new item (and its ancestors) now precede these items and everything after them.
+            let mut gained = item_provides;
+            for a in &ancestors {
+                gained.extend(self.index.provides.get(*a).into_iter().flatten().cloned());
+            }
+            for d in walk(new, &self.index.succs) {
+                let mut u = self.unsat.get(d).cloned().unwrap_or_default();
+                u.retain(|n| !gained.contains(n));
+                self.set_unsat(d, u);
             }
         }
         Ok(self)
+    }
+
+    fn set_unsat(&mut self, idx: usize, set: BTreeSet<String>) {
+        if let Some(old) = self.unsat.get(idx) {
+            for n in old {
+                if let Some(r) = self.index.required.get_mut(n) {
+                    r.remove(&idx);
+                }
+            }
+        }
+        for n in &set {
+            self.index
+                .required
+                .entry(n.clone())
+                .or_default()
+                .insert(idx);
+        }
+        if let Some(slot) = self.unsat.get_mut(idx) {
+            *slot = set;
+        }
+    }
+
+    fn add_edge(
+        &mut self,
+        from: usize,
+        to: usize,
+        reason: Option<String>,
+        manual: bool,
+        decider: Option<Decider>,
+    ) {
+        if let Some(&i) = self.index.edge_at.get(&(from, to)) {
+            if let Some(e) = self.edges.get_mut(i) {
+                if let Some(r) = reason {
+                    e.reasons.insert(r);
+                }
+                e.manual |= manual;
+                if decider.is_some() {
+                    e.decider = decider;
+                }
+            }
+            return;
+        }
+        self.index.edge_at.insert((from, to), self.edges.len());
+        self.edges.push(Edge {
+            from,
+            to,
+            manual,
+            reasons: reason.into_iter().collect(),
+            decider,
+        });
+        if let Some(p) = self.index.preds.get_mut(to) {
+            p.push(from);
+        }
+        if let Some(s) = self.index.succs.get_mut(from) {
+            s.push(to);
+        }
+    }
+
+    /// Rebuilds the graph index and the unsatisfied requirements from scratch.
+    fn rebuild(&mut self) {
+        if self.pattern != Pattern::Graph {
+            return;
+        }
+        let n = self.items.len();
+        let mut index = GraphIndex {
+            preds: pred_lists(n, &self.edges),
+            succs: succ_lists(n, &self.edges),
+            provides: self.items.iter().map(Item::provides).collect(),
+            ..GraphIndex::default()
+        };
+        for (i, e) in self.edges.iter().enumerate() {
+            index.edge_at.insert((e.from, e.to), i);
+        }
+        for (i, p) in index.provides.iter().enumerate() {
+            for v in p {
+                index.provided.entry(v.clone()).or_default().push(i);
+            }
+        }
+        let rp = self.retry_provides();
+        let unsat: Vec<BTreeSet<String>> = (0..n)
+            .map(|i| {
+                let mut req: BTreeSet<String> =
+                    self.items[i].requires().difference(&rp).cloned().collect();
+                for a in walk(i, &index.preds) {
+                    for v in index.provides.get(a).into_iter().flatten() {
+                        req.remove(v);
+                    }
+                }
+                req
+            })
+            .collect();
+        for (i, u) in unsat.iter().enumerate() {
+            for v in u {
+                index.required.entry(v.clone()).or_default().insert(i);
+            }
+        }
+        self.index = index;
+        self.unsat = unsat;
     }
 
     /// Adds an explicit edge `from → to` between two items of a graph flow.
@@ -428,13 +517,11 @@ impl Flow {
         }
         let u = self.index_of(from)?;
         let v = self.index_of(to)?;
-        let mut edges = self.edges.clone();
-        add_edge(&mut edges, u, v, None, true, decider);
-        if topo_order(self.items.len(), &edges).is_none() {
+        if u == v || walk(v, &self.index.succs).contains(&u) {
             return Err(Error::Cycle);
         }
-        self.edges = edges;
-        self.recompute_unsat();
+        self.add_edge(u, v, None, true, decider);
+        self.rebuild();
         Ok(self)
     }
 
@@ -462,33 +549,6 @@ impl Flow {
             Pattern::Graph => self.edges.clone(),
         }
     }
-}
-
-fn add_edge(
-    edges: &mut Vec<Edge>,
-    from: usize,
-    to: usize,
-    reason: Option<String>,
-    manual: bool,
-    decider: Option<Decider>,
-) {
-    if let Some(e) = edges.iter_mut().find(|e| e.from == from && e.to == to) {
-        if let Some(r) = reason {
-            e.reasons.insert(r);
-        }
-        e.manual |= manual;
-        if decider.is_some() {
-            e.decider = decider;
-        }
-        return;
-    }
-    edges.push(Edge {
-        from,
-        to,
-        manual,
-        reasons: reason.into_iter().collect(),
-        decider,
-    });
 }
 
 fn pred_lists(n: usize, edges: &[Edge]) -> Vec<Vec<usize>> {
