@@ -6,6 +6,7 @@
 //! 1. a linear flow of N trivial tasks on the serial engine (build + compile + run);
 //! 2. a graph flow of N trivial tasks chained through requires/provides, serial engine;
 //! 3. the parallel engine on N tasks that each sleep 10 ms, 100 workers.
+//!
 //! Python runs once at N = 1,000 (it is super-linear and takes about a minute per flow); ours runs at 1,000,
 //! 2,000 and 4,000 to show the growth. `TASKFLOW_BENCH_PY_N` changes Python's N (0 skips Python).
 
