@@ -812,9 +812,6 @@ impl ConfigOpts {
             .default_config_dirs
             .clone()
             .unwrap_or_else(|| find_config_dirs(args.project.as_deref(), Some(&prog)));
-        if args.use_env == Some(false) {
-            self.env = EnvSource::Disabled;
-        }
         let settings = CliSettings {
             prog,
             version: args.version.clone(),
@@ -1066,6 +1063,9 @@ impl ConfigOpts {
     }
 
     fn env_value(&self, group: Option<&str>, dest: &str) -> Option<(String, Location)> {
+        if self.state().is_some_and(|s| s.args.use_env == Some(false)) {
+            return None;
+        }
         let var = env_var_name(group, dest);
         let v = match &self.env {
             EnvSource::Process => std::env::var(&var).ok(),

@@ -104,7 +104,24 @@ def run(case):
             out[key] = {"value": v, "location": loc.location.value[0] if loc else None}
         except Exception as e:
             out[key] = {"error": type(e).__name__}
-    return {"values": out}
+    result = {"values": out}
+    if "late_cli" in case:
+        try:
+            conf.register_cli_opt(make(case["late_cli"]))
+            result["late_cli"] = "ok"
+        except Exception as e:
+            result["late_cli"] = type(e).__name__
+    if "files_after" in case:
+        for path, text in case["files_after"].items():
+            with open(path, "w") as f:
+                f.write(text)
+        fresh = conf.mutate_config_files()
+        result["mutate"] = sorted([[g or "DEFAULT", n, old, new] for (g, n), (old, new) in fresh.items()])
+        after = {}
+        for g, n in case["get"]:
+            after["%s.%s" % (g or "DEFAULT", n)] = conf._get(n, group=g)
+        result["after"] = after
+    return result
 
 cases = json.load(sys.stdin)
 print(json.dumps([run(c) for c in cases]))
@@ -366,7 +383,45 @@ fn run_ours(case: &Json) -> Json {
         };
         out.insert(key, v);
     }
-    json!({ "values": out })
+    let mut result = json!({ "values": out });
+    if !case["late_cli"].is_null() {
+        result["late_cli"] = match conf.register_cli_opt(make_opt(&case["late_cli"]), None) {
+            Ok(_) => json!("ok"),
+            Err(e) => json!(kind_name(&e)),
+        };
+    }
+    if let Some(after) = case["files_after"].as_object() {
+        for (path, text) in after {
+            std::fs::write(path, text.as_str().unwrap()).unwrap();
+        }
+        let changes = conf.mutate_config_files().unwrap();
+        let mut list: Vec<Json> = changes
+            .iter()
+            .map(|c| {
+                json!([
+                    c.group.as_deref().unwrap_or("DEFAULT"),
+                    c.name,
+                    c.old.as_ref().map(oslo_config::Value::to_json),
+                    c.new.as_ref().map(oslo_config::Value::to_json)
+                ])
+            })
+            .collect();
+        list.sort_by_key(|v| v.to_string());
+        result["mutate"] = Json::Array(list);
+        let mut values = serde_json::Map::new();
+        for g in case["get"].as_array().unwrap() {
+            let (group, name) = (g[0].as_str(), g[1].as_str().unwrap());
+            let v = conf.get(name, group).unwrap();
+            values.insert(
+                format!("{}.{name}", group.unwrap_or("DEFAULT")),
+                v.as_ref()
+                    .map(oslo_config::Value::to_json)
+                    .unwrap_or(Json::Null),
+            );
+        }
+        result["after"] = Json::Object(values);
+    }
+    result
 }
 
 /// Writes a case's files under `dir` and replaces `{dir}` everywhere in the case.
@@ -400,6 +455,11 @@ fn check(cases: Vec<Json>) {
     );
     let mut failures = Vec::new();
     for (i, case) in cases.iter().enumerate() {
+        // Python may have rewritten the files (mutation cases): start from the same files again.
+        let sub = dir.path().join(format!("case{i}"));
+        for (rel, body) in case["files"].as_object().into_iter().flatten() {
+            std::fs::write(sub.join(rel), body.as_str().unwrap()).unwrap();
+        }
         let mut ours = run_ours(case);
         let mut expected = theirs[i].clone();
         if case["location_differs"].is_string() {
@@ -1001,4 +1061,30 @@ fn validator_reads_oslo_yaml_and_agrees() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn runtime_mutation_and_late_registration() {
+    let opts = json!([
+        { "name": "level", "type": "str", "mutable": true, "default": "info" },
+        { "name": "size", "type": "int", "mutable": true, "group": "pool" },
+        { "name": "gone", "type": "str", "mutable": true },
+        { "name": "port", "type": "int" },
+        { "name": "hosts", "type": "multistr", "mutable": true },
+    ]);
+    let get = json!([
+        [null, "level"],
+        ["pool", "size"],
+        [null, "gone"],
+        [null, "port"],
+        [null, "hosts"]
+    ]);
+    check(vec![
+        json!({ "name": "mutate", "opts": opts,
+                "files": { "a.conf": "[DEFAULT]\nlevel = info\nport = 1\ngone = x\nhosts = a\n[pool]\nsize = 1\n" },
+                "files_after": { "{dir}/a.conf": "[DEFAULT]\nlevel = debug\nport = 2\nhosts = a\nhosts = b\n[pool]\nsize = 5\n" },
+                "args": ["--config-file", "{dir}/a.conf"], "get": get }),
+        json!({ "name": "cli option after parsing", "opts": opts, "args": [], "get": [],
+                "late_cli": { "name": "late", "type": "str" } }),
+    ]);
 }
