@@ -5,6 +5,8 @@
 
 // One line per crate, in the order of `PARTS`.
 // --- parts ---
+#[cfg(feature = "taskflow")]
+pub mod taskflow;
 #[cfg(feature = "policy")]
 pub mod policy;
 #[cfg(feature = "stevedore")]
@@ -58,6 +60,11 @@ pub const PARTS: &[Part] = &[
     },
 
     // --- taskflow part ---
+    #[cfg(feature = "taskflow")]
+    Part {
+        name: "taskflow",
+        run: taskflow::run,
+    },
 
     // --- stevedore part ---
     #[cfg(feature = "stevedore")]
