@@ -487,13 +487,13 @@ macro_rules! atom_builder_methods {
             self
         }
 
-        /// Sets how the result is published (a name, [`Provides::tuple`] or [`Provides::keys`]).
+        /// Sets how the result is published (a name, [`Provides::tuple`](crate::Provides::tuple) or [`Provides::keys`](crate::Provides::keys)).
         pub fn provides(mut self, provides: impl Into<$crate::atom::Provides>) -> Self {
             self.spec.provides = provides.into();
             self
         }
 
-        /// Reads parameters from other stored names ([`Rebind::map`] or [`Rebind::list`]).
+        /// Reads parameters from other stored names ([`Rebind::map`](crate::Rebind::map) or [`Rebind::list`](crate::Rebind::list)).
         pub fn rebind(mut self, rebind: $crate::atom::Rebind) -> Self {
             self.spec.rebind = Some(rebind);
             self
