@@ -33,33 +33,9 @@ pub(crate) fn convert(ty: &OptType, multi: bool, v: &Value) -> Result<Option<Val
     }
 }
 
-/// Python's `str()` of a value, as interpolation and error messages show it.
+/// Python's `str()` of a value, as interpolation and error messages show it (the value's `Display`).
 pub(crate) fn py_str(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => py_repr_value(other),
-    }
-}
-
-fn py_repr_value(v: &Value) -> String {
-    match v {
-        Value::String(s) => crate::ini::py_repr(s),
-        Value::Integer(i) => i.to_string(),
-        Value::Float(f) => py_float(*f),
-        Value::Boolean(true) => "True".to_owned(),
-        Value::Boolean(false) => "False".to_owned(),
-        Value::List(items) => {
-            let inner: Vec<String> = items.iter().map(py_repr_value).collect();
-            format!("[{}]", inner.join(", "))
-        }
-        Value::Dict(map) => {
-            let inner: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}: {}", crate::ini::py_repr(k), py_repr_value(v)))
-                .collect();
-            format!("{{{}}}", inner.join(", "))
-        }
-    }
+    v.to_string()
 }
 
 /// Python's `repr()` of a float: the shortest round-tripping digits, scientific below 1e-4 and from 1e16.
