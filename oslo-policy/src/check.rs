@@ -193,6 +193,37 @@ impl Check {
         })
     }
 
+    /// Evaluates the check with `rules` for its `rule:` references (a missing name falls back to
+    /// `default_rule`, as oslo's `Rules`), as oslo calls a check directly: no scope check, no
+    /// `system_scope` mapping. `current_rule` is what custom checks see.
+    pub fn evaluate_with(
+        &self,
+        target: &Value,
+        creds: &Value,
+        rules: &HashMap<String, Check>,
+        default_rule: Option<&str>,
+        current_rule: Option<&str>,
+    ) -> Result<bool, crate::Error> {
+        let target = target.as_object().ok_or(crate::Error::InvalidTarget)?;
+        let creds = creds.as_object().ok_or_else(|| {
+            crate::Error::InvalidContext("credentials must be a JSON object".into())
+        })?;
+        let lookup = RuleLookup {
+            rules,
+            default_rule,
+        };
+        let mut cx = EvalCx::new(target, creds, &lookup, current_rule);
+        if let Some(name) = current_rule
+            && let Some((resolved, _)) = lookup.get(name)
+        {
+            cx.enter(resolved);
+        }
+        self.eval(&mut cx).map_err(|e| crate::Error::Check {
+            rule: self.to_string(),
+            message: e,
+        })
+    }
+
     pub(crate) fn eval<'r>(&'r self, cx: &mut EvalCx<'r, '_>) -> Result<bool, String> {
         cx.steps += 1;
         if cx.steps > MAX_STEPS {

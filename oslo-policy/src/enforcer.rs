@@ -319,6 +319,11 @@ impl Enforcer {
             .unwrap_or_default()
     }
 
+    /// The policy file as configured.
+    pub fn policy_file(&self) -> PathBuf {
+        self.config.policy_file.clone()
+    }
+
     /// The policy file found, if any.
     pub fn policy_path(&self) -> Option<PathBuf> {
         self.state.read().ok().and_then(|s| s.policy_path.clone())

@@ -1,0 +1,12 @@
+//! `oslopolicy-policy-upgrade`, as Python oslo.policy's.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let code = oslo_policy::tools::policy_upgrade(
+        std::env::args_os(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    );
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
