@@ -293,7 +293,19 @@ fn run_engine(
         } => t2.lock().unwrap().push(json!([name, old_state, state])),
         Event::Progress { .. } => {}
     });
-    let err = engine.run().err().map(|e| error_json(&e));
+    let mut iter_states = Vec::new();
+    let err = if spec["iter"].as_bool() == Some(true) {
+        let mut err = None;
+        for step in engine.run_iter() {
+            match step {
+                Ok(s) => iter_states.push(json!(s)),
+                Err(e) => err = Some(error_json(&e)),
+            }
+        }
+        err
+    } else {
+        engine.run().err().map(|e| error_json(&e))
+    };
     let atoms: BTreeMap<String, Value> = engine
         .flow_detail()
         .atoms
@@ -302,6 +314,7 @@ fn run_engine(
         .collect();
     let out = json!({
         "transitions": *trans.lock().unwrap(),
+        "iter": iter_states,
         "error": err,
         "flow_state": engine.flow_state(),
         "atoms": atoms,
@@ -950,5 +963,67 @@ fn build_errors_and_requirements_match() {
         Value::Object(rs),
         Value::Object(py_kinds),
         "python said: {py:#}"
+    );
+}
+
+#[test]
+fn run_iter_yields_the_same_engine_states() {
+    check(
+        json!({"iter": true, "flow": {"type": "linear", "name": "f", "items": [{"task": "only"}]}}),
+        Order::Exact,
+    );
+    check(
+        json!({"iter": true, "flow": {"type": "linear", "name": "f", "items": [{"task": "a"}, {"task": "b", "fail_times": 9}]}}),
+        Order::Exact,
+    );
+    check(
+        json!({"iter": true, "flow": {"type": "linear", "name": "f", "items": [
+            {"task": "a"}, {"task": "b", "revert_fail": true}, {"task": "c", "fail_times": 9}]}}),
+        Order::Exact,
+    );
+    check(
+        json!({"iter": true, "flow": {"type": "linear", "name": "f", "retry": {"kind": "times", "name": "r", "attempts": 3},
+            "items": [{"task": "flaky", "fail_times": 1}]}}),
+        Order::Exact,
+    );
+    check(
+        json!({"iter": true, "resume": true, "flow": {"type": "linear", "name": "f", "items": [
+            {"task": "a", "suspend": true}, {"task": "b"}]}}),
+        Order::Exact,
+    );
+}
+
+#[test]
+fn parallel_engine_retries_and_reverts_like_serial() {
+    check(
+        json!({"engine": "parallel", "flow": {"type": "linear", "name": "f",
+            "retry": {"kind": "times", "name": "r", "attempts": 3, "provides": "attempt"},
+            "items": [{"task": "t1", "requires": ["attempt"]},
+                      {"type": "unordered", "name": "u", "items": [{"task": "u1"}, {"task": "u2", "fail_times": 2}]}]}}),
+        Order::None,
+    );
+    check(
+        json!({"engine": "parallel", "flow": {"type": "linear", "name": "outer", "items": [
+            {"task": "before"},
+            {"type": "graph", "name": "sub", "retry": {"kind": "foreach", "name": "r", "values": [1, 2], "provides": "v"},
+                "items": [{"task": "s1", "requires": ["v"], "provides": "w"}, {"task": "s2", "requires": ["w"], "fail_times": 9}]},
+            {"task": "after"},
+        ]}}),
+        Order::None,
+    );
+}
+
+#[test]
+fn retry_over_a_graph_subflow_with_a_decider() {
+    check(
+        json!({"flow": {"type": "graph", "name": "g", "retry": {"kind": "times", "name": "r", "attempts": 2, "provides": "n"},
+            "items": [
+                {"task": "a", "requires": ["n"], "returns_arg": "n", "provides": "x"},
+                {"task": "b", "requires": ["x"], "fail_times": 1},
+                {"task": "c"},
+            ],
+            "deciders": [{"from": "a", "to": "c", "when": 2, "depth": "ATOM"}]}}),
+        // b and c are independent once a ran: Python picks their order from a set.
+        Order::None,
     );
 }

@@ -162,8 +162,13 @@ def run_engine(fd=None, backend=None):
     eng.atom_notifier.register("*", on_atom)
     eng.notifier.register("*", on_flow)
     err = None
+    iter_states = []
     try:
-        eng.run()
+        if SPEC.get("iter"):
+            for st in eng.run_iter():
+                iter_states.append(st)
+        else:
+            eng.run()
     except Exception as e:
         err = {"type": type(e).__name__, "message": str(e)}
         if type(e).__name__ == "WrappedFailure":
@@ -171,7 +176,7 @@ def run_engine(fd=None, backend=None):
     atoms = {}
     for ad in eng.storage._flowdetail:
         atoms[ad.name] = ad.state
-    return eng, {"transitions": trans, "error": err, "flow_state": eng.storage.get_flow_state(), "atoms": atoms}
+    return eng, {"transitions": trans, "error": err, "iter": iter_states, "flow_state": eng.storage.get_flow_state(), "atoms": atoms}
 
 
 backend = backends.fetch({"connection": "memory"})
