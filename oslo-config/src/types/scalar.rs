@@ -1,7 +1,31 @@
 //! Strings, booleans and numbers.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+use regex::Regex;
+
 use super::python;
 use super::{FloatType, IntegerType, InvalidValue, StringType, Value};
+
+/// The case-insensitive form of a pattern, compiled once: the public field holds the pattern as the user
+/// wrote it, and oslo applies `ignore_case` to it.
+fn case_insensitive(re: &Regex) -> Option<Regex> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> = LazyLock::new(Default::default);
+    let mut cache = CACHE.lock().ok()?;
+    if let Some(folded) = cache.get(re.as_str()) {
+        return Some(folded.clone());
+    }
+    let folded = regex::RegexBuilder::new(re.as_str())
+        .case_insensitive(true)
+        .build()
+        .ok()?;
+    if cache.len() >= 256 {
+        cache.clear();
+    }
+    cache.insert(re.as_str().to_owned(), folded.clone());
+    Some(folded)
+}
 
 impl StringType {
     pub(super) fn parse_str(&self, raw: &str) -> Result<String, InvalidValue> {
@@ -24,14 +48,8 @@ impl StringType {
         }
         if let Some(re) = &self.regex {
             let found = if self.ignore_case {
-                // Compiled on use: the public field holds the pattern as the user wrote it.
-                match regex::RegexBuilder::new(re.as_str())
-                    .case_insensitive(true)
-                    .build()
-                {
-                    Ok(folded) => folded.is_match(text),
-                    Err(_) => re.is_match(text),
-                }
+                case_insensitive(re)
+                    .map_or_else(|| re.is_match(text), |folded| folded.is_match(text))
             } else {
                 re.is_match(text)
             };
