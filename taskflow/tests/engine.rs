@@ -360,3 +360,32 @@ fn state_machines_match_taskflow() {
         json!("REVERT_FAILURE")
     );
 }
+
+#[test]
+fn suspending_a_parallel_engine_cancels_queued_tasks() {
+    let handle: Arc<Mutex<Option<SuspendHandle>>> = Arc::default();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut f = Flow::unordered("u");
+    for i in 0..6 {
+        let (h, r) = (handle.clone(), ran.clone());
+        f.add(fn_task(format!("t{i}"), move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+            if let Some(h) = h.lock().unwrap().as_ref() {
+                h.suspend();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            Ok(json!(null))
+        }))
+        .unwrap();
+    }
+    let mut e = Engine::builder(f).parallel(2).build().unwrap();
+    *handle.lock().unwrap() = Some(e.suspend_handle());
+    e.run().unwrap();
+    assert_eq!(e.flow_state(), State::Suspended);
+    let first = ran.load(Ordering::SeqCst);
+    assert!(first < 6, "queued tasks were cancelled, {first} ran");
+    *handle.lock().unwrap() = None;
+    e.run().unwrap();
+    assert_eq!(e.flow_state(), State::Success);
+    assert_eq!(ran.load(Ordering::SeqCst), 6, "each task ran exactly once");
+}

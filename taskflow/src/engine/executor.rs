@@ -1,6 +1,7 @@
 //! Where task `execute`/`revert` calls run: inline (serial) or on a pool of worker threads (parallel).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -13,6 +14,8 @@ use crate::failure::Failure;
 pub(crate) enum Outcome {
     Executed,
     Reverted,
+    /// Queued but never started: cancelled because the engine is suspending.
+    Cancelled,
 }
 
 #[derive(Debug)]
@@ -55,6 +58,16 @@ pub(crate) fn run_guarded(
     });
 }
 
+#[derive(Default)]
+pub(crate) struct Queued {
+    jobs: Vec<(usize, Arc<AtomicU8>)>,
+    prune_at: usize,
+}
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
+
 pub(crate) enum Executor {
     Serial {
         tx: Sender<Msg>,
@@ -64,6 +77,8 @@ pub(crate) enum Executor {
         jobs: Option<Sender<Job>>,
         rx: Receiver<Msg>,
         workers: Vec<JoinHandle<()>>,
+        /// Submitted jobs and their state: queued, started or cancelled.
+        queued: Mutex<Queued>,
     },
 }
 
@@ -102,17 +117,55 @@ impl Executor {
             jobs: Some(jtx),
             rx,
             workers,
+            queued: Mutex::new(Queued {
+                jobs: Vec::new(),
+                prune_at: 64,
+            }),
         }
     }
 
-    /// Runs (serial) or queues (parallel) a job.
-    pub(crate) fn submit(&self, job: Job) {
+    /// Runs (serial) or queues (parallel) the job of `atom`.
+    pub(crate) fn submit(&self, atom: usize, job: Job) {
         match self {
             Executor::Serial { tx, .. } => job(tx),
-            Executor::Parallel { jobs, .. } => {
-                if let Some(j) = jobs {
-                    let _ = j.send(job);
+            Executor::Parallel { jobs, queued, .. } => {
+                let state = Arc::new(AtomicU8::new(QUEUED));
+                let mine = state.clone();
+                let wrapped: Job = Box::new(move |tx| {
+                    if mine
+                        .compare_exchange(QUEUED, STARTED, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                    {
+                        job(tx);
+                    } else {
+                        let _ = tx.send(Msg::Done {
+                            atom,
+                            outcome: Outcome::Cancelled,
+                            result: Ok(Value::Null),
+                        });
+                    }
+                });
+                if let Ok(mut q) = queued.lock() {
+                    if q.jobs.len() >= q.prune_at {
+                        q.jobs.retain(|(_, s)| s.load(Ordering::SeqCst) == QUEUED);
+                        q.prune_at = (q.jobs.len() * 2).max(64);
+                    }
+                    q.jobs.push((atom, state));
                 }
+                if let Some(j) = jobs {
+                    let _ = j.send(wrapped);
+                }
+            }
+        }
+    }
+
+    /// Cancels the jobs that have not started yet (they come back as [`Outcome::Cancelled`]).
+    pub(crate) fn cancel_queued(&self) {
+        if let Executor::Parallel { queued, .. } = self
+            && let Ok(mut q) = queued.lock()
+        {
+            for (_, s) in q.jobs.drain(..) {
+                let _ = s.compare_exchange(QUEUED, CANCELLED, Ordering::SeqCst, Ordering::SeqCst);
             }
         }
     }

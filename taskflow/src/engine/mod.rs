@@ -589,22 +589,25 @@ impl Engine {
                         a,
                         &self.compiled.atoms[a].exec_map,
                     )?;
-                    m.exec.submit(Box::new(move |tx| {
-                        executor::run_guarded(a, Done::Executed, tx, |tx| {
-                            let progress = |p: f64| {
-                                let _ = tx.send(Msg::Progress {
-                                    atom: a,
-                                    progress: p,
-                                });
-                            };
-                            let ctx = ExecuteContext {
-                                name: &name,
-                                args: &args,
-                                progress: &progress,
-                            };
-                            task.execute(&ctx)
-                        });
-                    }));
+                    m.exec.submit(
+                        a,
+                        Box::new(move |tx| {
+                            executor::run_guarded(a, Done::Executed, tx, |tx| {
+                                let progress = |p: f64| {
+                                    let _ = tx.send(Msg::Progress {
+                                        atom: a,
+                                        progress: p,
+                                    });
+                                };
+                                let ctx = ExecuteContext {
+                                    name: &name,
+                                    args: &args,
+                                    progress: &progress,
+                                };
+                                task.execute(&ctx)
+                            });
+                        }),
+                    );
                     Ok(())
                 }
                 Intention::Revert => {
@@ -619,17 +622,20 @@ impl Engine {
                         .execute_outcome(a)
                         .unwrap_or(Outcome::Value(Value::Null));
                     let flow_failures = self.storage.failures();
-                    m.exec.submit(Box::new(move |tx| {
-                        executor::run_guarded(a, Done::Reverted, tx, |_| {
-                            let ctx = RevertContext {
-                                name: &name,
-                                args: &args,
-                                result: &result,
-                                flow_failures: &flow_failures,
-                            };
-                            task.revert(&ctx).map(|()| Value::Null)
-                        });
-                    }));
+                    m.exec.submit(
+                        a,
+                        Box::new(move |tx| {
+                            executor::run_guarded(a, Done::Reverted, tx, |_| {
+                                let ctx = RevertContext {
+                                    name: &name,
+                                    args: &args,
+                                    result: &result,
+                                    flow_failures: &flow_failures,
+                                };
+                                task.revert(&ctx).map(|()| Value::Null)
+                            });
+                        }),
+                    );
                     Ok(())
                 }
                 other => Err(Failure::new(
@@ -702,6 +708,10 @@ impl Engine {
         let mut next_up: Vec<usize> = Vec::new();
         while let Some((a, outcome, result)) = m.done.pop_front() {
             m.not_done = m.not_done.saturating_sub(1);
+            if outcome == Done::Cancelled {
+                // Never started: the atom stays RUNNING (or REVERTING) and runs when the flow resumes.
+                continue;
+            }
             self.complete(m, a, outcome, result);
             if m.failures.is_empty() {
                 for n in self.iter_next(a) {
@@ -721,13 +731,18 @@ impl Engine {
             return Ok(EngineState::Scheduling);
         }
         if m.not_done > 0 {
+            if fs == State::Suspending {
+                m.exec.cancel_queued();
+            }
             return Ok(EngineState::Waiting);
         }
         // GAME_OVER.
         if !m.failures.is_empty() {
             return Ok(EngineState::Failure);
         }
-        if !self.iter_next_all(false).is_empty() {
+        let cancelled = (0..self.compiled.atoms.len())
+            .any(|a| matches!(self.storage.state(a), State::Running | State::Reverting));
+        if cancelled || !self.iter_next_all(false).is_empty() {
             return Ok(EngineState::Suspended);
         }
         if self.is_success() {
@@ -770,6 +785,7 @@ impl Engine {
                 );
                 m.failures.push(f);
             }
+            (Done::Cancelled, _) => {}
         }
     }
 
