@@ -1,0 +1,210 @@
+//! The sending side: one DEALER connection per remote server address, kept while it lives.
+//!
+//! Each connection has one task that writes the bounded outgoing queue and reads the answers: ACK or
+//! NACK for each request, then the replies of calls, handed to the waiter registered under the message
+//! id. When the peer goes away every waiter is released at once (a waiting call fails instead of
+//! hanging) and the connection is dropped; the next send opens a new one.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use zeromq::prelude::*;
+use zeromq::{DealerSocket, SocketEvent, SocketOptions, ZmqMessage};
+
+use super::protocol::{self, Kind};
+use crate::wire::{ReplyBody, decode_reply};
+use crate::{Error, Result};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the receiver said about a request.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    Ack,
+    Nack(String),
+}
+
+#[derive(Debug, Default)]
+struct Waiter {
+    answer: Option<oneshot::Sender<Answer>>,
+    replies: Option<mpsc::UnboundedSender<ReplyBody>>,
+}
+
+type Waiters = Arc<Mutex<HashMap<String, Waiter>>>;
+
+/// A connection to one server address.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) addr: String,
+    out: mpsc::Sender<ZmqMessage>,
+    waiters: Waiters,
+    dead: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Conn {
+    /// Connects to `addr` (`host:port`) within `limit`.
+    pub(crate) async fn open(addr: &str, limit: Duration, queue: usize) -> Result<Conn> {
+        let mut opts = SocketOptions::default();
+        opts.connect_timeout(limit);
+        let mut socket = DealerSocket::with_options(opts);
+        let mut monitor = socket.monitor();
+        let fail = |reason: String| Error::Connection {
+            reason: format!("cannot connect to `{addr}`: {reason}"),
+        };
+        match tokio::time::timeout(limit, socket.connect(&format!("tcp://{addr}"))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(fail(e.to_string())),
+            Err(_) => return Err(fail("timed out".into())),
+        }
+        let (mut send, mut recv) = socket.split();
+        let (out, mut out_rx) = mpsc::channel::<ZmqMessage>(queue);
+        let waiters: Waiters = Arc::default();
+        let dead = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn({
+            let (waiters, dead, addr) = (waiters.clone(), dead.clone(), addr.to_owned());
+            async move {
+                loop {
+                    tokio::select! {
+                        m = out_rx.recv() => match m {
+                            Some(m) => {
+                                if let Err(e) = send.send(m).await {
+                                    tracing::info!(%addr, error = %e, "zmq send failed");
+                                    break;
+                                }
+                            }
+                            None => break,
+                        },
+                        r = recv.recv() => match r {
+                            Ok(m) => dispatch(&waiters, m),
+                            Err(e) => {
+                                tracing::info!(%addr, error = %e, "zmq connection failed");
+                                break;
+                            }
+                        },
+                        ev = monitor.next() => match ev {
+                            Some(SocketEvent::Disconnected(_)) | None => {
+                                tracing::info!(%addr, "zmq peer disconnected");
+                                break;
+                            }
+                            Some(_) => {}
+                        },
+                    }
+                }
+                dead.store(true, Ordering::SeqCst);
+                // Releases every waiter: answers fail, reply channels close.
+                lock(&waiters).clear();
+            }
+        });
+        Ok(Conn {
+            addr: addr.to_owned(),
+            out,
+            waiters,
+            dead,
+            task,
+        })
+    }
+
+    /// Whether the connection broke.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::SeqCst) || self.task.is_finished()
+    }
+
+    /// Sends a request; the answer (ACK or NACK) comes on the returned channel, the replies (if any) on
+    /// `replies`.
+    pub(crate) async fn request(
+        &self,
+        kind: Kind,
+        msg_id: &str,
+        body: Vec<u8>,
+        replies: Option<mpsc::UnboundedSender<ReplyBody>>,
+    ) -> Result<oneshot::Receiver<Answer>> {
+        if self.is_dead() {
+            return Err(Error::Connection {
+                reason: format!("the connection to `{}` is closed", self.addr),
+            });
+        }
+        let (tx, rx) = oneshot::channel();
+        lock(&self.waiters).insert(
+            msg_id.to_owned(),
+            Waiter {
+                answer: Some(tx),
+                replies,
+            },
+        );
+        let m = protocol::message(protocol::frames(kind, msg_id, body));
+        if self.out.send(m).await.is_err() {
+            self.forget(msg_id);
+            return Err(Error::Connection {
+                reason: format!("the connection to `{}` is closed", self.addr),
+            });
+        }
+        Ok(rx)
+    }
+
+    /// Stops waiting for anything about `msg_id`.
+    pub(crate) fn forget(&self, msg_id: &str) {
+        lock(&self.waiters).remove(msg_id);
+    }
+}
+
+fn dispatch(waiters: &Waiters, m: ZmqMessage) {
+    let frames = m.into_vec();
+    let d = match protocol::decode(frames.iter().map(|b| &b[..])) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed zmq answer ignored");
+            return;
+        }
+    };
+    let mut w = lock(waiters);
+    match d.kind {
+        Kind::Ack | Kind::Nack => {
+            let Some(waiter) = w.get_mut(&d.msg_id) else {
+                return;
+            };
+            let answer = if d.kind == Kind::Ack {
+                Answer::Ack
+            } else {
+                Answer::Nack(String::from_utf8_lossy(&d.body).into_owned())
+            };
+            if let Some(tx) = waiter.answer.take() {
+                let _ = tx.send(answer);
+            }
+            if d.kind == Kind::Nack || waiter.replies.is_none() {
+                w.remove(&d.msg_id);
+            }
+        }
+        Kind::Reply => {
+            let Some(tx) = w.get(&d.msg_id).and_then(|x| x.replies.as_ref()) else {
+                tracing::debug!(msg_id = %d.msg_id, "reply for no waiting call dropped");
+                return;
+            };
+            let decoded = serde_json::from_slice(&d.body)
+                .map_err(Error::serialization)
+                .and_then(|inner| decode_reply(&inner));
+            match decoded {
+                Ok(r) => {
+                    let _ = tx.send(r.body);
+                }
+                Err(e) => tracing::warn!(error = %e, "malformed zmq reply ignored"),
+            }
+        }
+        Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify => {
+            tracing::warn!("a server sent a request on a client connection, ignored");
+        }
+    }
+}

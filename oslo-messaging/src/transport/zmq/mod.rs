@@ -1,0 +1,1059 @@
+//! `zmq://`: a brokerless transport on ZeroMQ (the pure-Rust `zeromq` crate, on tokio).
+//!
+//! Every transport that serves something binds one ROUTER socket on the configured address and announces
+//! it to a [matchmaker](matchmaker) under `topic` and `topic.server` (notification listeners under
+//! `topic.priority`, with their pool). Senders look the target up and talk to the servers directly over
+//! DEALER connections (the old driver's "static direct" topology): no broker, no proxy.
+//!
+//! Delivery is confirmed: the receiving transport answers each request with an ACK once a local consumer
+//! queue took it, or a NACK, so a sender knows and tries another server, retries, or reports the
+//! failure. Calls then wait for the reply frames on the same connection, with heartbeats. Notifications
+//! that find no listener wait in a bounded queue of the sending transport until one appears.
+//!
+//! URL: `zmq://[?options]` (the in-process matchmaker, or a static file with `matchmaker_file`),
+//! `zmq+redis://[:password@]host:port[/db][?options]` (the Redis matchmaker). Options: `bind_address`
+//! (default `127.0.0.1`), `bind_port` (default 0: the system picks), `host` (the address announced,
+//! default the bind address), `matchmaker_file`, `target_expire` (s, default 300), `target_update` (s,
+//! default 180), `ack_timeout` (s, default 5), `send_timeout` (s, default 10), `queue_size` (default
+//! 64), `max_pending` (default 1000), `notification_ttl` (s, default 300).
+
+mod client;
+pub(crate) mod matchmaker;
+mod protocol;
+mod server;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use self::client::{Answer, Conn};
+use self::matchmaker::{FileMatchmaker, LocalMatchmaker, Matchmaker, RedisMatchmaker};
+use self::protocol::{Kind, NACK_NO_TARGET, RequestBody};
+use self::server::Router;
+use super::{
+    BoxFuture, CallOptions, Driver, IncomingNotification, IncomingRequest, NotificationFormat,
+    Outgoing, SendOptions, Subscription, SubscriptionControl, TransportOptions, wait_for_reply,
+};
+use crate::wire::{ReplyBody, new_hex_id};
+use crate::{Error, Result, Target, TransportUrl};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How long a non-empty matchmaker answer is reused before asking again.
+const LOOKUP_CACHE: Duration = Duration::from_secs(1);
+
+/// The options of the zmq transport, from the URL's query.
+#[derive(Debug, Clone)]
+pub(crate) struct ZmqOptions {
+    bind_address: String,
+    bind_port: u16,
+    host: String,
+    target_expire: Duration,
+    target_update: Duration,
+    ack_timeout: Duration,
+    send_timeout: Duration,
+    queue_size: usize,
+    max_pending: usize,
+    notification_ttl: Duration,
+}
+
+fn seconds(key: &str, v: &str) -> Result<Duration> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            Error::Configuration(format!(
+                "`{key}` must be a positive number of seconds, got `{v}`"
+            ))
+        })
+}
+
+fn count(key: &str, v: &str) -> Result<usize> {
+    v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Error::Configuration(format!("`{key}` must be a positive integer, got `{v}`"))
+    })
+}
+
+impl ZmqOptions {
+    fn parse(url: &TransportUrl) -> Result<(ZmqOptions, Option<PathBuf>)> {
+        let mut o = ZmqOptions {
+            bind_address: "127.0.0.1".into(),
+            bind_port: 0,
+            host: String::new(),
+            target_expire: Duration::from_secs(300),
+            target_update: Duration::from_secs(180),
+            ack_timeout: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(10),
+            queue_size: 64,
+            max_pending: 1000,
+            notification_ttl: Duration::from_secs(300),
+        };
+        let mut file = None;
+        for (k, v) in &url.query {
+            match k.as_str() {
+                "bind_address" => o.bind_address = v.clone(),
+                "bind_port" => {
+                    o.bind_port = v.parse().map_err(|_| {
+                        Error::Configuration(format!(
+                            "`bind_port` must be a port number, got `{v}`"
+                        ))
+                    })?;
+                }
+                "host" => o.host = v.clone(),
+                "matchmaker_file" => file = Some(PathBuf::from(v)),
+                "target_expire" => o.target_expire = seconds(k, v)?,
+                "target_update" => o.target_update = seconds(k, v)?,
+                "ack_timeout" => o.ack_timeout = seconds(k, v)?,
+                "send_timeout" => o.send_timeout = seconds(k, v)?,
+                "notification_ttl" => o.notification_ttl = seconds(k, v)?,
+                "queue_size" => o.queue_size = count(k, v)?,
+                "max_pending" => o.max_pending = count(k, v)?,
+                _ => {
+                    return Err(Error::Configuration(format!(
+                        "`zmq://` has no option `{k}`"
+                    )));
+                }
+            }
+        }
+        if o.bind_address == "*" {
+            o.bind_address = "0.0.0.0".into();
+        }
+        if o.host.is_empty() {
+            if matches!(o.bind_address.as_str(), "0.0.0.0" | "::" | "[::]") {
+                return Err(Error::Configuration(
+                    "binding every interface needs `host`, the address other nodes reach this one on"
+                        .into(),
+                ));
+            }
+            o.host = o.bind_address.clone();
+        }
+        if o.target_update >= o.target_expire {
+            return Err(Error::Configuration(
+                "`target_update` must be shorter than `target_expire`".into(),
+            ));
+        }
+        Ok((o, file))
+    }
+}
+
+fn redis_url(url: &TransportUrl) -> Result<String> {
+    let [h] = url.hosts.as_slice() else {
+        return Err(Error::Configuration(
+            "`zmq+redis://` needs exactly one Redis `host:port`".into(),
+        ));
+    };
+    let auth = match &h.password {
+        Some(p) => format!(
+            ":{}@",
+            percent_encoding::utf8_percent_encode(p, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        None => String::new(),
+    };
+    let db = match url.virtual_host.as_deref() {
+        None | Some("") => String::new(),
+        Some(d) if d.parse::<u32>().is_ok() => format!("/{d}"),
+        Some(d) => {
+            return Err(Error::Configuration(format!(
+                "the Redis database must be a number, got `{d}`"
+            )));
+        }
+    };
+    Ok(format!(
+        "redis://{auth}{}:{}{db}",
+        h.hostname,
+        h.port.unwrap_or(6379)
+    ))
+}
+
+fn rpc_key(exchange: &str, topic: &str, server: Option<&str>) -> String {
+    match server {
+        Some(s) => format!("rpc:{exchange}:{topic}.{s}"),
+        None => format!("rpc:{exchange}:{topic}"),
+    }
+}
+
+fn notify_key(exchange: &str, topic: &str) -> String {
+    format!("notify:{exchange}:{topic}")
+}
+
+/// A notification waiting for a listener.
+#[derive(Debug, Clone)]
+struct PendingNote {
+    seq: u64,
+    exchange: String,
+    topic: String,
+    /// `None`: every pool there is when it goes; `Some`: that pool only (the others got their copy).
+    pool: Option<String>,
+    ctxt: Map<String, Value>,
+    message: Map<String, Value>,
+    since: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    queue: Mutex<VecDeque<PendingNote>>,
+    wake: Notify,
+    seq: AtomicU64,
+}
+
+/// Why a delivery did not happen.
+#[derive(Debug)]
+enum Fail {
+    /// The matchmaker knows no consumer (or every server refused: none serves the target).
+    NoRoute,
+    /// The deadline passed; the last error met, if any.
+    Deadline(Option<Error>),
+    /// The retries ran out.
+    Error(Error),
+}
+
+/// The zmq driver.
+#[derive(Debug)]
+pub(crate) struct ZmqDriver {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    opts: ZmqOptions,
+    exchange: String,
+    matchmaker: Arc<dyn Matchmaker>,
+    router: tokio::sync::Mutex<Option<Arc<Router>>>,
+    conns: Mutex<HashMap<String, Arc<Conn>>>,
+    cache: Mutex<HashMap<String, (Instant, Vec<String>)>>,
+    /// `(key, member)` registrations of this transport, counted.
+    regs: Mutex<HashMap<(String, String), usize>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    refresher_started: AtomicBool,
+    flusher_started: AtomicBool,
+    pending: Pending,
+    rr: AtomicUsize,
+    closed: AtomicBool,
+}
+
+impl ZmqDriver {
+    pub(crate) fn new(url: &TransportUrl, options: &TransportOptions) -> Result<Self> {
+        let (opts, file) = ZmqOptions::parse(url)?;
+        let matchmaker: Arc<dyn Matchmaker> = match (url.transport.as_str(), file) {
+            ("zmq+redis", None) => {
+                Arc::new(RedisMatchmaker::new(&redis_url(url)?, opts.ack_timeout)?)
+            }
+            ("zmq", Some(path)) if url.hosts.is_empty() => Arc::new(FileMatchmaker::new(path)?),
+            ("zmq", None) if url.hosts.is_empty() => {
+                Arc::new(LocalMatchmakerRef(LocalMatchmaker::shared()))
+            }
+            ("zmq", _) => {
+                return Err(Error::Configuration(
+                    "`zmq://` takes no host: the hosts of `zmq+redis://` are the matchmaker's, and \
+                     `bind_address`/`bind_port` say where to listen"
+                        .into(),
+                ));
+            }
+            ("zmq+redis", Some(_)) => {
+                return Err(Error::Configuration(
+                    "`matchmaker_file` and a Redis matchmaker exclude each other".into(),
+                ));
+            }
+            (other, _) => {
+                return Err(Error::DriverLoad {
+                    scheme: other.to_owned(),
+                    feature_hint: false,
+                });
+            }
+        };
+        Ok(ZmqDriver {
+            inner: Arc::new(Inner {
+                opts,
+                exchange: options.control_exchange.clone(),
+                matchmaker,
+                router: tokio::sync::Mutex::new(None),
+                conns: Mutex::default(),
+                cache: Mutex::default(),
+                regs: Mutex::default(),
+                tasks: Mutex::default(),
+                refresher_started: AtomicBool::new(false),
+                flusher_started: AtomicBool::new(false),
+                pending: Pending::default(),
+                rr: AtomicUsize::new(0),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+/// The process-wide local matchmaker behind an `Arc<dyn Matchmaker>`.
+#[derive(Debug)]
+struct LocalMatchmakerRef(&'static LocalMatchmaker);
+
+impl Matchmaker for LocalMatchmakerRef {
+    fn register<'a>(
+        &'a self,
+        key: &'a str,
+        member: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<()>> {
+        self.0.register(key, member, ttl)
+    }
+    fn unregister<'a>(&'a self, key: &'a str, member: &'a str) -> BoxFuture<'a, Result<()>> {
+        self.0.unregister(key, member)
+    }
+    fn lookup<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<String>>> {
+        self.0.lookup(key)
+    }
+}
+
+impl Drop for ZmqDriver {
+    fn drop(&mut self) {
+        for t in lock(&self.inner.tasks).drain(..) {
+            t.abort();
+        }
+        // Withdraw this transport's entries, so nobody is sent to a closed socket.
+        let regs: Vec<(String, String)> = lock(&self.inner.regs).drain().map(|(k, _)| k).collect();
+        if !regs.is_empty()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let mm = self.inner.matchmaker.clone();
+            rt.spawn(async move {
+                for (k, m) in regs {
+                    let _ = mm.unregister(&k, &m).await;
+                }
+            });
+        }
+    }
+}
+
+impl Inner {
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::State("the transport was cleaned up".into()));
+        }
+        Ok(())
+    }
+
+    fn exchange<'a>(&'a self, target: &'a Target) -> &'a str {
+        target.exchange.as_deref().unwrap_or(&self.exchange)
+    }
+
+    fn spawn(&self, task: JoinHandle<()>) {
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    /// The ROUTER of this transport, bound on first use.
+    async fn router(self: &Arc<Self>) -> Result<Arc<Router>> {
+        let mut r = self.router.lock().await;
+        if let Some(r) = r.as_ref() {
+            return Ok(r.clone());
+        }
+        if !self.matchmaker.dynamic() && self.opts.bind_port == 0 {
+            return Err(Error::Configuration(
+                "a server with a static matchmaker file needs a fixed `bind_port`".into(),
+            ));
+        }
+        let router = Arc::new(
+            Router::bind(
+                &self.opts.bind_address,
+                self.opts.bind_port,
+                &self.opts.host,
+                self.opts.ack_timeout,
+            )
+            .await?,
+        );
+        *r = Some(router.clone());
+        Ok(router)
+    }
+
+    async fn register(self: &Arc<Self>, key: String, member: String) -> Result<()> {
+        self.matchmaker
+            .register(&key, &member, self.opts.target_expire)
+            .await?;
+        *lock(&self.regs).entry((key, member)).or_insert(0) += 1;
+        if self.matchmaker.dynamic() && !self.refresher_started.swap(true, Ordering::SeqCst) {
+            let me = Arc::downgrade(self);
+            let every = self.opts.target_update;
+            self.spawn(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let Some(me) = me.upgrade() else { return };
+                    let regs: Vec<(String, String)> = lock(&me.regs).keys().cloned().collect();
+                    for (k, m) in regs {
+                        if let Err(e) = me.matchmaker.register(&k, &m, me.opts.target_expire).await {
+                            tracing::warn!(key = %k, error = %e, "could not refresh a matchmaker entry");
+                        }
+                    }
+                }
+            }));
+        }
+        Ok(())
+    }
+
+    async fn unregister(&self, key: &str, member: &str) {
+        let last = {
+            let mut regs = lock(&self.regs);
+            let k = (key.to_owned(), member.to_owned());
+            match regs.get_mut(&k) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                Some(_) => {
+                    regs.remove(&k);
+                    true
+                }
+                None => false,
+            }
+        };
+        if last {
+            lock(&self.cache).remove(key);
+            if let Err(e) = self.matchmaker.unregister(key, member).await {
+                tracing::warn!(%key, error = %e, "could not remove a matchmaker entry; it expires");
+            }
+        }
+    }
+
+    async fn lookup(&self, key: &str, fresh: bool) -> Result<Vec<String>> {
+        if !fresh
+            && let Some((at, found)) = lock(&self.cache).get(key)
+            && at.elapsed() < LOOKUP_CACHE
+        {
+            return Ok(found.clone());
+        }
+        let found = self.matchmaker.lookup(key).await?;
+        let mut cache = lock(&self.cache);
+        if found.is_empty() {
+            cache.remove(key);
+        } else {
+            cache.insert(key.to_owned(), (Instant::now(), found.clone()));
+        }
+        Ok(found)
+    }
+
+    async fn conn(&self, addr: &str, limit: Duration) -> Result<Arc<Conn>> {
+        if let Some(c) = lock(&self.conns).get(addr)
+            && !c.is_dead()
+        {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(Conn::open(addr, limit, self.opts.queue_size.max(16) * 4).await?);
+        lock(&self.conns).insert(addr.to_owned(), c.clone());
+        Ok(c)
+    }
+
+    fn drop_conn(&self, c: &Arc<Conn>) {
+        let mut conns = lock(&self.conns);
+        if conns.get(&c.addr).is_some_and(|x| Arc::ptr_eq(x, c)) {
+            conns.remove(&c.addr);
+        }
+    }
+
+    /// One try at one address: the connection that took the message, a NACK's reason, or a failure.
+    async fn attempt(
+        &self,
+        addr: &str,
+        kind: Kind,
+        msg_id: &str,
+        body: &[u8],
+        replies: Option<&mpsc::UnboundedSender<ReplyBody>>,
+        deadline: Instant,
+    ) -> std::result::Result<Arc<Conn>, std::result::Result<String, Error>> {
+        let limit = self
+            .opts
+            .ack_timeout
+            .min(deadline.saturating_duration_since(Instant::now()))
+            .max(Duration::from_millis(1));
+        let conn = self.conn(addr, limit).await.map_err(Err)?;
+        let rx = match conn
+            .request(kind, msg_id, body.to_vec(), replies.cloned())
+            .await
+        {
+            Ok(rx) => rx,
+            Err(e) => {
+                self.drop_conn(&conn);
+                return Err(Err(e));
+            }
+        };
+        match tokio::time::timeout(limit, rx).await {
+            Ok(Ok(Answer::Ack)) => Ok(conn),
+            Ok(Ok(Answer::Nack(why))) => Err(Ok(why)),
+            Ok(Err(_)) => {
+                self.drop_conn(&conn);
+                Err(Err(Error::Connection {
+                    reason: format!("the connection to `{addr}` was lost"),
+                }))
+            }
+            Err(_) => {
+                conn.forget(msg_id);
+                Err(Err(Error::Connection {
+                    reason: format!("no acknowledgement from `{addr}` within {limit:?}"),
+                }))
+            }
+        }
+    }
+
+    /// Delivers a request to one server of `key`, trying the others, looking up again and backing off
+    /// until `deadline` or the retries run out.
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver(
+        &self,
+        key: &str,
+        kind: Kind,
+        msg_id: &str,
+        body: &[u8],
+        replies: Option<&mpsc::UnboundedSender<ReplyBody>>,
+        deadline: Instant,
+        opts: SendOptions,
+    ) -> std::result::Result<Arc<Conn>, Fail> {
+        let mut failures: u32 = 0;
+        let mut last: Option<Error> = None;
+        let mut fresh = false;
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            if Instant::now() >= deadline {
+                return Err(Fail::Deadline(last));
+            }
+            let mut refused_all = true;
+            match self.lookup(key, fresh).await {
+                Ok(addrs) if addrs.is_empty() => {
+                    if opts.at_least_once {
+                        return Err(Fail::NoRoute);
+                    }
+                }
+                Ok(addrs) => {
+                    let start = self.rr.fetch_add(1, Ordering::Relaxed);
+                    for i in 0..addrs.len() {
+                        let Some(addr) = addrs.get((start + i) % addrs.len()) else {
+                            continue;
+                        };
+                        match self
+                            .attempt(addr, kind, msg_id, body, replies, deadline)
+                            .await
+                        {
+                            Ok(c) => return Ok(c),
+                            Err(Ok(why)) => {
+                                if why != NACK_NO_TARGET {
+                                    refused_all = false;
+                                }
+                            }
+                            Err(Err(e)) => {
+                                tracing::debug!(%addr, error = %e, "zmq delivery attempt failed");
+                                refused_all = false;
+                                failures += 1;
+                                last = Some(e);
+                            }
+                        }
+                    }
+                    lock(&self.cache).remove(key);
+                    if refused_all && opts.at_least_once {
+                        return Err(Fail::NoRoute);
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    last = Some(e);
+                }
+            }
+            if let Some(n) = opts.retry
+                && failures > n
+            {
+                return Err(Fail::Error(last.unwrap_or(Error::DeliveryFailure {
+                    reason: format!("no server of `{key}` took the message"),
+                })));
+            }
+            fresh = true;
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(backoff.min(left)).await;
+            backoff = (backoff * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    async fn fanout(&self, key: &str, topic: &str, exchange: &str, body: Vec<u8>) -> Result<()> {
+        let addrs = self.lookup(key, true).await?;
+        if addrs.is_empty() {
+            return Err(Error::Undeliverable {
+                exchange: format!("{topic}_fanout"),
+                routing_key: String::new(),
+            });
+        }
+        let msg_id = new_hex_id();
+        let deadline = Instant::now() + self.opts.send_timeout;
+        let tries = addrs.iter().map(|addr| {
+            let (body, msg_id) = (&body, &msg_id);
+            async move {
+                let mut r = self
+                    .attempt(addr, Kind::Fanout, msg_id, body, None, deadline)
+                    .await;
+                if matches!(r, Err(Err(_))) {
+                    // One reconnection, in case the cached connection had gone stale.
+                    r = self
+                        .attempt(addr, Kind::Fanout, msg_id, body, None, deadline)
+                        .await;
+                }
+                (addr, r.map(|_| ()))
+            }
+        });
+        let mut taken = 0;
+        for (addr, r) in futures::future::join_all(tries).await {
+            match r {
+                Ok(()) => taken += 1,
+                Err(Ok(why)) if why == NACK_NO_TARGET => {}
+                Err(Ok(why)) => tracing::warn!(%addr, %topic, reason = %why, "fanout refused"),
+                Err(Err(e)) => tracing::warn!(%addr, %topic, error = %e, "fanout not delivered"),
+            }
+        }
+        if taken == 0 {
+            return Err(Error::DeliveryFailure {
+                reason: format!("no server of `{topic}` on `{exchange}` took the fanout"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends a notification to one listener of each pool (or of `only`); returns the pools it could
+    /// not reach (`None`: it found no listener at all).
+    async fn send_note(&self, n: &PendingNote) -> std::result::Result<(), Vec<Option<String>>> {
+        let key = notify_key(&n.exchange, &n.topic);
+        let members = match self.lookup(&key, false).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(%key, error = %e, "matchmaker lookup failed");
+                return Err(vec![n.pool.clone()]);
+            }
+        };
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for m in members {
+            let (addr, pool) = m.split_once('|').unwrap_or((m.as_str(), ""));
+            groups
+                .entry(pool.to_owned())
+                .or_default()
+                .push(addr.to_owned());
+        }
+        if let Some(p) = &n.pool {
+            groups.retain(|k, _| k == p);
+        }
+        if groups.is_empty() {
+            return Err(vec![n.pool.clone()]);
+        }
+        let deadline = Instant::now() + self.opts.send_timeout;
+        let mut failed = Vec::new();
+        for (pool, addrs) in groups {
+            let body = RequestBody {
+                exchange: n.exchange.clone(),
+                topic: n.topic.clone(),
+                server: None,
+                pool: Some(pool.clone()),
+                timeout: None,
+                ctxt: n.ctxt.clone(),
+                message: n.message.clone(),
+            };
+            let Ok(body) = serde_json::to_vec(&body) else {
+                failed.push(Some(pool));
+                continue;
+            };
+            let msg_id = new_hex_id();
+            let start = self.rr.fetch_add(1, Ordering::Relaxed);
+            let mut done = false;
+            for i in 0..addrs.len() {
+                let Some(addr) = addrs.get((start + i) % addrs.len()) else {
+                    continue;
+                };
+                if self
+                    .attempt(addr, Kind::Notify, &msg_id, &body, None, deadline)
+                    .await
+                    .is_ok()
+                {
+                    done = true;
+                    break;
+                }
+            }
+            if !done {
+                lock(&self.cache).remove(&key);
+                failed.push(Some(pool));
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed)
+        }
+    }
+
+    fn queue_pending(self: &Arc<Self>, notes: Vec<PendingNote>) -> Result<()> {
+        {
+            let mut q = lock(&self.pending.queue);
+            if q.len() + notes.len() > self.opts.max_pending {
+                return Err(Error::DeliveryFailure {
+                    reason: format!(
+                        "no listener, and {} notifications already wait for one",
+                        q.len()
+                    ),
+                });
+            }
+            q.extend(notes);
+        }
+        self.pending.wake.notify_one();
+        if !self.flusher_started.swap(true, Ordering::SeqCst) {
+            let me = Arc::downgrade(self);
+            self.spawn(tokio::spawn(async move {
+                loop {
+                    let Some(inner) = me.upgrade() else { return };
+                    let idle = lock(&inner.pending.queue).is_empty();
+                    if idle {
+                        // The driver's drop aborts this task, so holding `inner` here is fine.
+                        inner.pending.wake.notified().await;
+                        continue;
+                    }
+                    inner.flush_pending().await;
+                    drop(inner);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }));
+        }
+        Ok(())
+    }
+
+    /// One pass over the waiting notifications, in order per topic.
+    async fn flush_pending(&self) {
+        let snapshot: Vec<PendingNote> = lock(&self.pending.queue).iter().cloned().collect();
+        let mut blocked = std::collections::HashSet::new();
+        for n in snapshot {
+            let key = (n.exchange.clone(), n.topic.clone());
+            if blocked.contains(&key) {
+                continue;
+            }
+            if n.since.elapsed() > self.opts.notification_ttl {
+                tracing::warn!(topic = %n.topic, "notification dropped: no listener within the notification ttl");
+                lock(&self.pending.queue).retain(|x| x.seq != n.seq);
+                continue;
+            }
+            match self.send_note(&n).await {
+                Ok(()) => lock(&self.pending.queue).retain(|x| x.seq != n.seq),
+                Err(pools) => {
+                    blocked.insert(key);
+                    let mut q = lock(&self.pending.queue);
+                    if let Some(pos) = q.iter().position(|x| x.seq == n.seq)
+                        && pools.iter().all(Option::is_some)
+                    {
+                        q.remove(pos);
+                        for (i, p) in pools.into_iter().enumerate() {
+                            let mut again = n.clone();
+                            again.pool = p;
+                            again.seq = self.pending.seq.fetch_add(1, Ordering::Relaxed);
+                            q.insert(pos + i, again);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ZmqSubscription {
+    inner: Arc<Inner>,
+    local: Arc<server::Local>,
+    ids: Vec<u64>,
+    regs: Vec<(String, String)>,
+    stopped: AtomicBool,
+}
+
+impl SubscriptionControl for ZmqSubscription {
+    fn stop(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.stopped.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            self.local.remove(&self.ids);
+            for (k, m) in &self.regs {
+                self.inner.unregister(k, m).await;
+            }
+        })
+    }
+}
+
+impl Drop for ZmqSubscription {
+    fn drop(&mut self) {
+        if !self.stopped.swap(true, Ordering::SeqCst) {
+            self.local.remove(&self.ids);
+            let (inner, regs) = (self.inner.clone(), std::mem::take(&mut self.regs));
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    for (k, m) in regs {
+                        inner.unregister(&k, &m).await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+impl Driver for ZmqDriver {
+    fn cast<'a>(
+        &'a self,
+        target: &'a Target,
+        msg: Outgoing,
+        opts: SendOptions,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            inner.check_open()?;
+            let topic = target.require_topic()?;
+            let exchange = inner.exchange(target);
+            let body = RequestBody {
+                exchange: exchange.to_owned(),
+                topic: topic.to_owned(),
+                server: if target.fanout {
+                    None
+                } else {
+                    target.server.clone()
+                },
+                pool: None,
+                timeout: None,
+                ctxt: msg.ctxt,
+                message: msg.message,
+            };
+            let body = serde_json::to_vec(&body).map_err(Error::serialization)?;
+            if target.fanout {
+                let key = rpc_key(exchange, topic, None);
+                return inner.fanout(&key, topic, exchange, body).await;
+            }
+            let server = target.server.as_deref();
+            let key = rpc_key(exchange, topic, server);
+            let deadline = Instant::now() + inner.opts.send_timeout;
+            let msg_id = new_hex_id();
+            match inner
+                .deliver(&key, Kind::Cast, &msg_id, &body, None, deadline, opts)
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(Fail::NoRoute | Fail::Deadline(None)) => Err(Error::Undeliverable {
+                    exchange: exchange.to_owned(),
+                    routing_key: server
+                        .map_or_else(|| topic.to_owned(), |s| format!("{topic}.{s}")),
+                }),
+                Err(Fail::Deadline(Some(e)) | Fail::Error(e)) => Err(e),
+            }
+        })
+    }
+
+    fn call<'a>(
+        &'a self,
+        target: &'a Target,
+        msg: Outgoing,
+        call: CallOptions,
+        opts: SendOptions,
+    ) -> BoxFuture<'a, Result<Value>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            inner.check_open()?;
+            let topic = target.check_call()?;
+            let exchange = inner.exchange(target);
+            let server = target.server.as_deref();
+            let dest = server.map_or_else(|| topic.to_owned(), |s| format!("{topic}.{s}"));
+            let body = RequestBody {
+                exchange: exchange.to_owned(),
+                topic: topic.to_owned(),
+                server: target.server.clone(),
+                pool: None,
+                timeout: call.call_monitor_timeout.map(|d| d.as_secs_f64()),
+                ctxt: msg.ctxt,
+                message: msg.message,
+            };
+            let body = serde_json::to_vec(&body).map_err(Error::serialization)?;
+            let start = Instant::now();
+            let deadline = start + call.timeout;
+            let msg_id = new_hex_id();
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let key = rpc_key(exchange, topic, server);
+            let timeout = |msg_id: &str| Error::Timeout {
+                msg_id: msg_id.to_owned(),
+                topic: dest.clone(),
+                elapsed: start.elapsed(),
+            };
+            let conn = match inner
+                .deliver(&key, Kind::Call, &msg_id, &body, Some(&tx), deadline, opts)
+                .await
+            {
+                Ok(c) => c,
+                Err(Fail::NoRoute) if opts.at_least_once => {
+                    return Err(Error::Undeliverable {
+                        exchange: exchange.to_owned(),
+                        routing_key: dest,
+                    });
+                }
+                Err(Fail::NoRoute | Fail::Deadline(_)) => return Err(timeout(&msg_id)),
+                Err(Fail::Error(e)) => return Err(e),
+            };
+            drop(tx);
+            let left = CallOptions {
+                timeout: deadline.saturating_duration_since(Instant::now()),
+                call_monitor_timeout: call.call_monitor_timeout,
+            };
+            let r = wait_for_reply(&mut rx, &msg_id, &dest, left).await;
+            conn.forget(&msg_id);
+            match r {
+                Err(Error::Timeout { .. }) => Err(timeout(&msg_id)),
+                Err(Error::Connection { .. }) => Err(Error::Connection {
+                    reason: format!(
+                        "the connection to `{}` was lost while waiting for the reply to `{msg_id}` on `{dest}`",
+                        conn.addr
+                    ),
+                }),
+                r => r,
+            }
+        })
+    }
+
+    fn notify<'a>(
+        &'a self,
+        target: &'a Target,
+        msg: Outgoing,
+        _format: NotificationFormat,
+        _opts: SendOptions,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            inner.check_open()?;
+            let topic = target.require_topic()?;
+            let exchange = inner.exchange(target);
+            let note = PendingNote {
+                seq: inner.pending.seq.fetch_add(1, Ordering::Relaxed),
+                exchange: exchange.to_owned(),
+                topic: topic.to_owned(),
+                pool: None,
+                ctxt: msg.ctxt,
+                message: msg.message,
+                since: Instant::now(),
+            };
+            let behind = lock(&inner.pending.queue)
+                .iter()
+                .any(|p| p.exchange == note.exchange && p.topic == note.topic);
+            if behind {
+                return inner.queue_pending(vec![note]);
+            }
+            match inner.send_note(&note).await {
+                Ok(()) => Ok(()),
+                Err(pools) => {
+                    let notes = pools
+                        .into_iter()
+                        .map(|p| {
+                            let mut n = note.clone();
+                            n.pool = p;
+                            n.seq = inner.pending.seq.fetch_add(1, Ordering::Relaxed);
+                            n
+                        })
+                        .collect();
+                    inner.queue_pending(notes)
+                }
+            }
+        })
+    }
+
+    fn listen<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> BoxFuture<'a, Result<Subscription<IncomingRequest>>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            inner.check_open()?;
+            let (topic, server) = target.check_server()?;
+            let exchange = inner.exchange(target);
+            let router = inner.router().await?;
+            let (tx, rx) = mpsc::channel(inner.opts.queue_size);
+            let id = router.local.add_rpc(exchange, topic, server, tx);
+            let mut sub = ZmqSubscription {
+                inner: inner.clone(),
+                local: router.local.clone(),
+                ids: vec![id],
+                regs: Vec::new(),
+                stopped: AtomicBool::new(false),
+            };
+            for key in [
+                rpc_key(exchange, topic, None),
+                rpc_key(exchange, topic, Some(server)),
+            ] {
+                inner.register(key.clone(), router.addr.clone()).await?;
+                sub.regs.push((key, router.addr.clone()));
+            }
+            Ok(Subscription {
+                incoming: rx,
+                control: Box::new(sub),
+            })
+        })
+    }
+
+    fn listen_for_notifications<'a>(
+        &'a self,
+        targets: &'a [(Target, String)],
+        pool: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Subscription<IncomingNotification>>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            inner.check_open()?;
+            let router = inner.router().await?;
+            let pool = pool.unwrap_or("");
+            let (tx, rx) = mpsc::channel(inner.opts.queue_size);
+            let mut sub = ZmqSubscription {
+                inner: inner.clone(),
+                local: router.local.clone(),
+                ids: Vec::new(),
+                regs: Vec::new(),
+                stopped: AtomicBool::new(false),
+            };
+            let member = format!("{}|{pool}", router.addr);
+            for (target, priority) in targets {
+                let topic = format!("{}.{priority}", target.require_topic()?);
+                let exchange = inner.exchange(target);
+                let key = notify_key(exchange, &topic);
+                if sub.regs.iter().any(|(k, _)| *k == key) {
+                    continue;
+                }
+                sub.ids
+                    .push(router.local.add_notify(exchange, &topic, pool, tx.clone()));
+                inner.register(key.clone(), member.clone()).await?;
+                sub.regs.push((key, member.clone()));
+            }
+            Ok(Subscription {
+                incoming: rx,
+                control: Box::new(sub),
+            })
+        })
+    }
+
+    fn cleanup(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            inner.closed.store(true, Ordering::SeqCst);
+            for t in lock(&inner.tasks).drain(..) {
+                t.abort();
+            }
+            let regs: Vec<(String, String)> = lock(&inner.regs).drain().map(|(k, _)| k).collect();
+            for (k, m) in regs {
+                if let Err(e) = inner.matchmaker.unregister(&k, &m).await {
+                    tracing::warn!(key = %k, error = %e, "could not remove a matchmaker entry; it expires");
+                }
+            }
+            if let Some(r) = inner.router.lock().await.take() {
+                r.local.clear();
+            }
+            lock(&inner.conns).clear();
+            let left = lock(&inner.pending.queue).drain(..).count();
+            if left > 0 {
+                tracing::warn!(
+                    count = left,
+                    "notifications still waiting for a listener dropped at cleanup"
+                );
+            }
+        })
+    }
+}
