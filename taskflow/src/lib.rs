@@ -4,6 +4,7 @@ mod atom;
 mod compiler;
 mod engine;
 mod error;
+mod factory;
 mod failure;
 mod flow;
 mod listener;
@@ -17,6 +18,7 @@ pub use atom::{
 };
 pub use engine::{Engine, EngineBuilder, ExecutorKind, RunIter, SuspendHandle};
 pub use error::{Error, MissingArgs, Result};
+pub use factory::{FACTORY_META, FlowFactories};
 pub use failure::Failure;
 pub use flow::{DeciderFn, Depth, Flow, Item, Pattern};
 pub use listener::{

@@ -200,3 +200,41 @@ fn persisted_store_survives() {
     e.run().unwrap();
     assert_eq!(e.fetch("y").unwrap(), json!(5));
 }
+
+#[test]
+fn flow_factories_rebuild_a_flow_from_its_detail() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let handle: Arc<Mutex<Option<SuspendHandle>>> = Arc::default();
+    let mut factories = FlowFactories::new();
+    let (r, h) = (runs.clone(), handle.clone());
+    factories.register("resumable", move |args| {
+        assert_eq!(args["size"], json!(3));
+        Ok(flow(&r, &h))
+    });
+    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let mut e = factories
+        .engine("resumable", json!({"size": 3}))
+        .unwrap()
+        .backend(backend.clone())
+        .build()
+        .unwrap();
+    *handle.lock().unwrap() = Some(e.suspend_handle());
+    e.run().unwrap();
+    assert_eq!(e.flow_state(), State::Suspended);
+    *handle.lock().unwrap() = None;
+    let fd = backend.get_flow_details(&e.flow_detail().uuid).unwrap();
+    assert_eq!(fd.meta[FACTORY_META]["name"], json!("resumable"));
+    let mut e = factories
+        .resume(fd)
+        .unwrap()
+        .backend(backend)
+        .build()
+        .unwrap();
+    e.run().unwrap();
+    assert_eq!(e.flow_state(), State::Success);
+    assert_eq!(runs.load(Ordering::SeqCst), 111);
+    assert!(matches!(
+        factories.engine("nope", json!(null)),
+        Err(Error::NotFound(_))
+    ));
+}

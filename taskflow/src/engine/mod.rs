@@ -52,10 +52,17 @@ pub struct EngineBuilder {
     backend: Option<Arc<dyn Backend>>,
     book: Option<LogBook>,
     flow_detail: Option<FlowDetail>,
+    flow_meta: BTreeMap<String, Value>,
     options: Options,
 }
 
 impl EngineBuilder {
+    /// Records `value` under `key` in the new flow detail's metadata (ignored when resuming a detail).
+    pub fn flow_meta(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.flow_meta.insert(key.into(), value);
+        self
+    }
+
     /// Values every atom can read (TaskFlow's `store=`); they win over values atoms provide.
     pub fn store<I, K>(mut self, values: I) -> Self
     where
@@ -124,9 +131,16 @@ impl EngineBuilder {
         let compiled = compile(&self.flow)?;
         let notifier = Notifier::default();
         let is_new = self.flow_detail.is_none();
+        let flow_detail = self.flow_detail.or_else(|| {
+            (!self.flow_meta.is_empty()).then(|| {
+                let mut fd = FlowDetail::new(self.flow.name.clone());
+                fd.meta = self.flow_meta;
+                fd
+            })
+        });
         let mut storage = Storage::new(
             &compiled,
-            self.flow_detail,
+            flow_detail,
             &self.flow.name,
             self.backend.clone(),
             notifier.clone(),
@@ -201,6 +215,7 @@ impl Engine {
             backend: None,
             book: None,
             flow_detail: None,
+            flow_meta: BTreeMap::new(),
             options: Options {
                 executor: ExecutorKind::Serial,
                 defer_reverts: false,
