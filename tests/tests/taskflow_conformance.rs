@@ -1027,3 +1027,54 @@ fn retry_over_a_graph_subflow_with_a_decider() {
         Order::None,
     );
 }
+
+fn nested_in_outer_retry(inner: Value, options: Value) -> Value {
+    json!({"options": options, "flow": {"type": "linear", "name": "outer",
+    "retry": {"kind": "times", "name": "outer_r", "attempts": 2, "provides": "round"},
+    "items": [
+        {"task": "o1", "requires": ["round"]},
+        {"type": "linear", "name": "sub", "retry": inner, "items": [{"task": "s1"}, {"task": "s2", "fail_times": 9}]},
+        {"task": "o2"},
+    ]}})
+}
+
+#[test]
+fn nested_retry_combinations() {
+    let inner_times = json!({"kind": "times", "name": "inner_r", "attempts": 2});
+    check(
+        nested_in_outer_retry(inner_times.clone(), json!({})),
+        Order::Exact,
+    );
+    check(
+        nested_in_outer_retry(inner_times, json!({"defer_reverts": true})),
+        Order::Exact,
+    );
+    check(
+        nested_in_outer_retry(
+            json!({"kind": "always_revert_all", "name": "inner_r"}),
+            json!({}),
+        ),
+        Order::Exact,
+    );
+    check(
+        nested_in_outer_retry(
+            json!({"kind": "foreach", "name": "inner_r", "values": ["x", "y"], "revert_all": true}),
+            json!({}),
+        ),
+        Order::Exact,
+    );
+}
+
+#[test]
+fn decider_depth_all_on_a_subflow_reaches_past_it() {
+    check(
+        json!({"flow": {"type": "graph", "name": "g", "items": [
+            {"task": "a"},
+            {"type": "linear", "name": "sub", "items": [{"task": "s1"}, {"task": "s2"}]},
+            {"task": "z"},
+            {"task": "free"},
+        ], "links": [["sub", "z"], ["a", "free"]],
+           "deciders": [{"from": "a", "to": "sub", "when": "no", "depth": "ALL"}]}}),
+        Order::Exact,
+    );
+}
