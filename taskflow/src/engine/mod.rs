@@ -260,6 +260,9 @@ impl Engine {
     /// are returned ([`Error::Failed`], or [`Error::Wrapped`] for several); when it ends FAILURE, the
     /// failure(s) that could not be resolved (a revert that failed, or any failure with `never_resolve`).
     pub fn run(&mut self) -> Result<()> {
+        let span =
+            tracing::debug_span!(target: "taskflow", "flow.run", flow = %self.storage.fd.name);
+        let _entered = span.enter();
         let mut it = self.run_iter();
         for step in &mut it {
             step?;
