@@ -1088,3 +1088,48 @@ fn runtime_mutation_and_late_registration() {
                 "late_cli": { "name": "late", "type": "str" } }),
     ]);
 }
+
+#[test]
+fn more_sources_and_discovery() {
+    let opts = json!([
+        { "name": "a", "type": "str", "cli": true },
+        s("b"),
+        { "name": "dash-opt", "type": "str", "group": "grp" },
+        { "name": "n", "type": "int", "default": 3 },
+        { "name": "lst", "type": "list" },
+        { "name": "m", "type": "multistr" },
+    ]);
+    let get = json!([
+        [null, "a"],
+        [null, "b"],
+        ["grp", "dash_opt"],
+        [null, "n"],
+        [null, "lst"],
+        [null, "m"]
+    ]);
+    let files = json!({
+        "def.conf": "[DEFAULT]\nb = from-default-file\nm = d1\n",
+        "d/2.conf": "[DEFAULT]\nb = from-dir-2\nm = dir2\n",
+        "d/10.conf": "[DEFAULT]\nb = from-dir-10\nm = dir10\n",
+        "e/1.conf": "[DEFAULT]\nm = e1\n",
+        "x.conf": "[DEFAULT]\nb = x\nm = x1\n",
+    });
+    check(vec![
+        json!({ "name": "cli value interpolated from a file value", "opts": opts, "files": files,
+                "args": ["--a", "pre-$b-post", "--config-file", "{dir}/x.conf"], "get": get }),
+        json!({ "name": "default files then default dirs", "opts": opts, "files": files,
+                "default_files": ["{dir}/def.conf"], "default_dirs": ["{dir}/d", "{dir}/missing"], "args": [], "get": get }),
+        json!({ "name": "--config-dir replaces default dirs only", "opts": opts, "files": files,
+                "default_files": ["{dir}/def.conf"], "default_dirs": ["{dir}/d"],
+                "args": ["--config-dir", "{dir}/e"], "get": get }),
+        json!({ "name": "--config-file replaces default files only", "opts": opts, "files": files,
+                "default_files": ["{dir}/def.conf"], "default_dirs": ["{dir}/d"],
+                "args": ["--config-file", "{dir}/x.conf"], "get": get }),
+        json!({ "name": "env for dashed group option, blank int, list", "opts": opts,
+                "env": { "OS_GRP__DASH_OPT": "e", "OS_DEFAULT__N": "", "OS_DEFAULT__LST": "p, q" },
+                "args": [], "get": get }),
+        json!({ "name": "repeated config-file", "opts": opts, "files": files,
+                "args": ["--config-file", "{dir}/x.conf", "--config-file", "{dir}/def.conf", "--config-file", "{dir}/x.conf"],
+                "get": get }),
+    ]);
+}
