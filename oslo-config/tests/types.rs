@@ -71,9 +71,18 @@ fn string_regex_is_searched_not_anchored() {
     );
     assert_eq!(ok(&folded, "ABc"), s("ABc"));
 
-    // A difference from Python: its `$` also matches before a final newline.
+    // As in Python, `$` also matches before a final newline (and only there).
     let anchored = OptType::String(StringType::new().regex_pattern("^abc$").unwrap());
-    assert!(anchored.parse("abc\n").is_err());
+    assert!(anchored.parse("abc\n").is_ok());
+    assert!(anchored.parse("abc\n\n").is_err());
+    let python = OptType::String(StringType::new().python_regex(r"^abc\Z").unwrap());
+    assert!(python.parse("abc").is_ok());
+    assert_eq!(
+        err(&python, "abc\n"),
+        "Value 'abc\\n' doesn't match regex '^abc\\\\Z'"
+    );
+    let class = OptType::String(StringType::new().python_regex("^[[&]+$").unwrap());
+    assert!(class.parse("[&[").is_ok());
 
     // Python look-arounds are not available.
     assert!(StringType::new().regex_pattern("(?!x)a").is_err());

@@ -30,6 +30,7 @@ mod collection;
 mod net;
 mod python;
 mod scalar;
+mod unicode;
 mod uri;
 
 use std::fmt;
@@ -249,7 +250,8 @@ pub struct StringType {
     pub choices: Vec<(String, Option<String>)>,
     /// Strip one pair of matching surrounding quotes (`"` or `'`); an unclosed quote is an error.
     pub quotes: bool,
-    /// A pattern the value must contain somewhere (searched, not anchored, like Python's `re.search`).
+    /// A pattern the value must contain somewhere (searched, not anchored, like Python's `re.search`;
+    /// as there, `$` also matches before a final newline).
     pub regex: Option<regex::Regex>,
     /// Compare with the choices and the pattern ignoring case. The value keeps the case it was written in.
     pub ignore_case: bool,
@@ -299,6 +301,25 @@ impl StringType {
     /// The pattern does not compile (for example a Python look-around, which the `regex` crate lacks).
     pub fn regex_pattern(self, pattern: &str) -> Result<Self, regex::Error> {
         Ok(self.regex(regex::Regex::new(pattern)?))
+    }
+
+    /// Requires the value to contain a match of `pattern` written for Python's `re` (as in oslo option
+    /// definitions and the YAML of `oslo-config-generator`): `\Z` is read as the end of the text and `[`,
+    /// `&`, `~` inside a class as literals, as in Python; messages quote the pattern as written. The rest of the syntax is the `regex` crate's,
+    /// which shares Python's common ground but has no look-around and no backreferences.
+    ///
+    /// ```
+    /// use oslo_config::types::{OptType, StringType};
+    ///
+    /// let ty = OptType::String(StringType::new().python_regex(r"^[a-z]+\Z").unwrap());
+    /// assert!(ty.parse("abc").is_ok());
+    /// assert!(ty.parse("abc\n").is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// The pattern does not compile.
+    pub fn python_regex(self, pattern: &str) -> Result<Self, regex::Error> {
+        self.regex_pattern(&python::translate_and_remember(pattern))
     }
 
     /// Ignores case when comparing with the choices and the pattern.

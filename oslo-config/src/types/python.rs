@@ -3,7 +3,11 @@
 //!
 //! Written from the Python language reference and the Unicode data Python 3.11 ships (Unicode 14.0).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{LazyLock, Mutex};
+
+use super::unicode::NON_PRINTABLE;
 
 /// Python's `str.isspace()`: Rust's `char::is_whitespace` plus the four ASCII separators U+001C..U+001F.
 pub(crate) fn is_space(c: char) -> bool {
@@ -191,44 +195,12 @@ pub(crate) fn parse_float(raw: &str) -> Option<f64> {
 }
 
 /// Whether Python's `str.isprintable()` holds for a non-ASCII character.
-///
-/// An approximation: Python also counts every unassigned code point as unprintable, which needs the full
-/// Unicode tables; this covers controls, separators, the usual format characters, private use and
-/// non-characters.
 fn is_printable_non_ascii(c: char) -> bool {
     let cp = c as u32;
-    let format_chars: &[(u32, u32)] = &[
-        (0xad, 0xad),
-        (0x600, 0x605),
-        (0x61c, 0x61c),
-        (0x6dd, 0x6dd),
-        (0x70f, 0x70f),
-        (0x890, 0x891),
-        (0x8e2, 0x8e2),
-        (0x180e, 0x180e),
-        (0x200b, 0x200f),
-        (0x202a, 0x202e),
-        (0x2060, 0x2064),
-        (0x2066, 0x206f),
-        (0xfeff, 0xfeff),
-        (0xfff9, 0xfffb),
-        (0x110bd, 0x110bd),
-        (0x110cd, 0x110cd),
-        (0x13430, 0x13438),
-        (0x1bca0, 0x1bca3),
-        (0x1d173, 0x1d17a),
-        (0xe0001, 0xe0001),
-        (0xe0020, 0xe007f),
-        // private use
-        (0xe000, 0xf8ff),
-        (0xf0000, 0x10ffff),
-        // non-characters
-        (0xfdd0, 0xfdef),
-    ];
-    !(c.is_control()
-        || is_space(c)
-        || (cp & 0xfffe) == 0xfffe
-        || format_chars.iter().any(|&(lo, hi)| (lo..=hi).contains(&cp)))
+    let idx = NON_PRINTABLE.partition_point(|&(lo, _)| lo <= cp);
+    !idx.checked_sub(1)
+        .and_then(|i| NON_PRINTABLE.get(i))
+        .is_some_and(|&(lo, hi)| (lo..=hi).contains(&cp))
 }
 
 /// Python's `repr()` of a string: single quotes unless the text holds a `'` and no `"`, backslash escapes
@@ -273,6 +245,90 @@ pub(crate) fn repr(s: &str) -> String {
     }
     out.push(quote);
     out
+}
+
+/// Rewrites what Python's `re` and the `regex` crate spell differently: `\Z` (Python's end of text) becomes
+/// `\z`, and inside a character class `[`, `&` and `~` are escaped, being literal there in Python while the
+/// `regex` crate nests classes and reads `&&` and `~~` as set operations. (`$` needs no rewrite: see
+/// [`search`].)
+pub(crate) fn translate_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    let mut class_start = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('Z') if !in_class => out.push_str("\\z"),
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                class_start = true;
+                out.push(c);
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                continue;
+            }
+            ']' if in_class && !class_start => {
+                in_class = false;
+                out.push(c);
+            }
+            '[' | '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        class_start = false;
+    }
+    out
+}
+
+/// The Python spelling of patterns that [`translate_regex`] changed, keyed by the compiled spelling, so
+/// that messages quote the pattern as the user wrote it (as oslo does). Bounded: past the limit, messages
+/// quote the compiled spelling.
+static PYTHON_SPELLING: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(Default::default);
+
+/// Translates a Python pattern and remembers its Python spelling for messages.
+pub(crate) fn translate_and_remember(pattern: &str) -> String {
+    let translated = translate_regex(pattern);
+    if translated != pattern
+        && let Ok(mut spellings) = PYTHON_SPELLING.lock()
+        && spellings.len() < 4096
+    {
+        spellings.insert(translated.clone(), pattern.to_owned());
+    }
+    translated
+}
+
+/// The pattern as the user wrote it: the Python spelling when it came through [`translate_and_remember`].
+pub(crate) fn pattern_as_written(re: &regex::Regex) -> String {
+    PYTHON_SPELLING
+        .lock()
+        .ok()
+        .and_then(|spellings| spellings.get(re.as_str()).cloned())
+        .unwrap_or_else(|| re.as_str().to_owned())
+}
+
+/// Python's `re.search(pattern, text)` for a pattern compiled by the `regex` crate. Python's `$` (outside
+/// multi-line mode) also matches just before a final newline; searching the text without that newline as
+/// well gives the same answer, except for patterns that insist on the very end (`\z`), which are searched
+/// once.
+pub(crate) fn search(re: &regex::Regex, text: &str) -> bool {
+    if re.is_match(text) {
+        return true;
+    }
+    match text.strip_suffix('\n') {
+        Some(shorter) if !re.as_str().contains("\\z") => re.is_match(shorter),
+        _ => false,
+    }
 }
 
 /// Splits Rust's `{:e}` output (`-1.5e-7`) into mantissa and exponent.
@@ -368,6 +424,25 @@ mod tests {
         assert_eq!(float_repr(0.1), "0.1");
         assert_eq!(float_repr(1.5e-7), "1.5e-07");
         assert_eq!(float_repr(-0.0), "-0.0");
+    }
+
+    #[test]
+    fn regex_translation() {
+        assert_eq!(translate_regex("^a$"), "^a$");
+        assert_eq!(translate_regex("a\\Z"), "a\\z");
+        assert_eq!(translate_regex("[\\Z]"), "[\\Z]");
+        assert_eq!(translate_regex("[]&]&&"), "[]\\&]&&");
+        assert_eq!(translate_regex("[[a&&b~~]"), "[\\[a\\&\\&b\\~\\~]");
+    }
+
+    #[test]
+    fn search_like_python() {
+        let re = |p: &str| regex::Regex::new(p).unwrap();
+        assert!(search(&re("^a$"), "a\n"));
+        assert!(search(&re("^$"), "\n"));
+        assert!(!search(&re("^a$"), "a\n\n"));
+        assert!(!search(&re("^a\\z"), "a\n"));
+        assert!(search(&re("(?m)^a$"), "a\nb"));
     }
 
     #[test]

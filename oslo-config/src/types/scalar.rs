@@ -48,16 +48,18 @@ impl StringType {
         }
         if let Some(re) = &self.regex {
             let found = if self.ignore_case {
-                case_insensitive(re)
-                    .map_or_else(|| re.is_match(text), |folded| folded.is_match(text))
+                case_insensitive(re).map_or_else(
+                    || python::search(re, text),
+                    |folded| python::search(&folded, text),
+                )
             } else {
-                re.is_match(text)
+                python::search(re, text)
             };
             if !found {
                 return Err(InvalidValue::new(format!(
                     "Value {} doesn't match regex {}",
                     python::repr(text),
-                    python::repr(re.as_str())
+                    python::repr(&python::pattern_as_written(re))
                 )));
             }
         }
