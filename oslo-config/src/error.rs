@@ -9,6 +9,23 @@ use crate::types::InvalidValue;
 ///
 /// Messages are oslo.config's own where oslo has one, so logs read the same as a Python service's.
 /// [`Error::kind`] names the oslo exception class an error corresponds to.
+///
+/// ```
+/// use oslo_config::{ConfigOpts, ErrorKind, Location, Opt, ParseArgs};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let file = dir.path().join("a.conf");
+/// std::fs::write(&file, "[pool]\nsize = lots\n").unwrap();
+/// let mut conf = ConfigOpts::new();
+/// conf.register_opt(Opt::integer("size"), Some("pool")).unwrap();
+/// conf.parse(ParseArgs::new(["--config-file", file.to_str().unwrap()]).use_env(false)).unwrap();
+///
+/// let err = conf.get("size", Some("pool")).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::ConfigFileValue);
+/// assert_eq!(err.option(), Some(("pool", "size")));
+/// assert_eq!(err.location(), Some(&Location::File { path: file.clone(), line: 2 }));
+/// assert!(err.to_string().ends_with("is not valid: invalid literal for int() with base 10: 'lots'"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
