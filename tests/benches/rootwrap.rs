@@ -93,6 +93,9 @@ fn children_cpu() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// One way of running the command: every how many rounds it runs, and how to build its process.
+type Way = (usize, Box<dyn FnMut() -> Command>);
+
 fn run_quiet(mut c: Command) -> Duration {
     let start = Instant::now();
     let status = c
@@ -109,10 +112,7 @@ fn run_quiet(mut c: Command) -> Duration {
 /// Runs the ways interleaved (one of each per round, so that they share the machine's load), `n` rounds
 /// after one warm-up round; a way runs only every `every`-th round. Returns each way's wall times and its
 /// total CPU time (the process and its children).
-fn time_interleaved(
-    n: usize,
-    ways: &mut [(usize, Box<dyn FnMut() -> Command>)],
-) -> (Vec<Vec<Duration>>, Vec<Duration>) {
+fn time_interleaved(n: usize, ways: &mut [Way]) -> (Vec<Vec<Duration>>, Vec<Duration>) {
     for (_, make) in ways.iter_mut() {
         run_quiet(make());
     }
@@ -180,7 +180,7 @@ fn main() {
 
     let (ours_c, py_c, conf_c) = (ours.clone(), py_rootwrap.clone(), conf.clone());
     let conf_p = conf.clone();
-    let mut ways: Vec<(usize, Box<dyn FnMut() -> Command>)> = vec![
+    let mut ways: Vec<Way> = vec![
         (1, Box::new(|| Command::new("/usr/bin/true"))),
         (
             1,
