@@ -606,6 +606,13 @@ fn specs() -> Vec<Spec> {
     hosts.push(["abcdefghi"; 25].join(".") + "abcde.");
 
     let mut uris = strings(URI_EDGES);
+    // IP literals of every shape, with and without zones and ports, and IPv4-looking hosts.
+    uris.extend(ips.iter().enumerate().map(|(n, ip)| match n % 4 {
+        0 => format!("http://[{ip}]/"),
+        1 => format!("https://[{ip}%25eth0]:8080"),
+        2 => format!("http://{ip}/x"),
+        _ => format!("ftp://[v{n:x}.{ip}]"),
+    }));
     uris.extend(g.many(400, |g| {
         let scheme = g.pick(&["http", "HTTP", "https", "ftp", "", "1a", "a+b", "h_t"]);
         let sep = g.pick(&["://", "://", ":", "", "//"]);
