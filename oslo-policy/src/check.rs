@@ -132,7 +132,11 @@ impl Check {
     /// case-sensitive; `http`/`https` first, then registered kinds, `rule`, `role`, then generic).
     pub(crate) fn atom(kind: &str, matcher: &str, custom: Option<Arc<dyn CustomCheck>>) -> Check {
         if kind == "http" || kind == "https" {
-            return Check::Http(MatchCheck::new(kind, matcher));
+            // The URL is the whole atom, `%`-formatted with the target.
+            let mut m = MatchCheck::new(kind, matcher);
+            m.template = Template::parse(&format!("{kind}:{matcher}"));
+            m.lowered = None;
+            return Check::Http(m);
         }
         if let Some(check) = custom {
             return Check::Custom(CustomNode {
@@ -285,10 +289,7 @@ impl Check {
                     KindMeaning::Path(path) => find_in(cx.creds, path, &wanted),
                 }
             }
-            Check::Http(m) => {
-                let _ = m;
-                Err("remote `http:`/`https:` checks are not supported by this build".into())
-            }
+            Check::Http(m) => Self::remote(m, cx),
             Check::Custom(c) => c.check.check(&CheckRequest {
                 kind: &c.kind,
                 matcher: &c.matcher,
@@ -297,6 +298,34 @@ impl Check {
                 current_rule: cx.current_rule,
             }),
         }
+    }
+}
+
+impl Check {
+    #[cfg(feature = "http")]
+    fn remote(m: &MatchCheck, cx: &EvalCx<'_, '_>) -> Result<bool, String> {
+        // Unlike `role:`, a missing key is an error out of the check in oslo (its `KeyError` escapes).
+        let url = m
+            .template
+            .render(cx.target)?
+            .ok_or("KeyError: a `%(key)s` of the URL is not in the target")?;
+        let default = crate::remote::RemoteConfig::default();
+        crate::remote::check(
+            cx.remote.unwrap_or(&default),
+            m.kind == "https",
+            &url,
+            cx.current_rule,
+            cx.target,
+            cx.creds,
+        )
+    }
+
+    #[cfg(not(feature = "http"))]
+    fn remote(m: &MatchCheck, _cx: &EvalCx<'_, '_>) -> Result<bool, String> {
+        Err(format!(
+            "remote `{}:` checks need the `http` feature of oslo-policy",
+            m.kind
+        ))
     }
 }
 
@@ -433,6 +462,8 @@ pub(crate) struct EvalCx<'r, 'd> {
     pub(crate) creds: &'d Map<String, Value>,
     pub(crate) rules: &'d RuleLookup<'r>,
     pub(crate) current_rule: Option<&'d str>,
+    /// How remote checks call out; `None` for the defaults.
+    pub(crate) remote: Option<&'d crate::remote::RemoteConfig>,
     stack: Vec<&'r str>,
     steps: u32,
 }
@@ -449,6 +480,7 @@ impl<'r, 'd> EvalCx<'r, 'd> {
             creds,
             rules,
             current_rule,
+            remote: None,
             stack: Vec::new(),
             steps: 0,
         }

@@ -53,6 +53,7 @@ struct Config {
     skip_undefined_check: bool,
     suppress_deprecation_warnings: bool,
     suppress_default_change_warnings: bool,
+    remote: crate::remote::RemoteConfig,
 }
 
 /// Builds an [`Enforcer`]; the defaults are oslo's (`policy.yaml`, `policy.d`, default rule `default`,
@@ -140,6 +141,13 @@ impl EnforcerBuilder {
     /// Do not warn about defaults that changed (renames and removals still warn).
     pub fn suppress_default_change_warnings(mut self, on: bool) -> Self {
         self.config.suppress_default_change_warnings = on;
+        self
+    }
+
+    /// How `http:`/`https:` checks call out (oslo's `remote_*` options); they run with the `http`
+    /// feature, and are errors (deny) without it.
+    pub fn remote(mut self, remote: crate::remote::RemoteConfig) -> Self {
+        self.config.remote = remote;
         self
     }
 
@@ -259,6 +267,7 @@ impl Enforcer {
                 skip_undefined_check: false,
                 suppress_deprecation_warnings: false,
                 suppress_default_change_warnings: false,
+                remote: crate::remote::RemoteConfig::default(),
             },
             registry: CheckRegistry::new(),
             rules: None,
@@ -726,6 +735,7 @@ impl Enforcer {
             return Ok(false);
         }
         let mut cx = EvalCx::new(target, &creds, &lookup, Some(rule));
+        cx.remote = Some(&self.config.remote);
         cx.enter(resolved);
         let ok = check.eval(&mut cx).map_err(|message| Error::Check {
             rule: rule.into(),
@@ -776,6 +786,7 @@ impl Enforcer {
             default_rule: self.config.default_rule.as_deref(),
         };
         let mut cx = EvalCx::new(target, &creds, &lookup, None);
+        cx.remote = Some(&self.config.remote);
         check.eval(&mut cx).map_err(|message| Error::Check {
             rule: check.to_string(),
             message,

@@ -9,6 +9,7 @@ mod file;
 mod literal;
 mod parser;
 mod python;
+mod remote;
 #[cfg(feature = "tools")]
 pub mod tools;
 
@@ -19,6 +20,7 @@ pub use enforcer::{Enforcer, EnforcerBuilder, FileRule};
 pub use error::Error;
 pub use file::{RawRules, parse_file_contents};
 pub use parser::{MAX_NESTING, ParseError, Parsed, parse_rule, parse_rule_with, parse_value};
+pub use remote::RemoteConfig;
 
 #[doc(hidden)]
 pub use inventory as __inventory;

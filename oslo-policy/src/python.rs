@@ -192,6 +192,68 @@ pub(crate) fn float_repr(f: f64) -> String {
     out
 }
 
+/// `json.dumps(value)` as Python writes it: `", "` and `": "` separators, non-ASCII escaped.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn json_dumps(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, v);
+    out
+}
+
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+fn write_json(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) if n.is_f64() => out.push_str(&float_repr(n.as_f64().unwrap_or(0.0))),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => {
+            out.push('"');
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    c if (c as u32) < 0x20 || !c.is_ascii() => {
+                        let mut buf = [0u16; 2];
+                        for unit in c.encode_utf16(&mut buf) {
+                            let _ = write!(out, "\\u{unit:04x}");
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json(out, &Value::String(k.clone()));
+                out.push_str(": ");
+                write_json(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
 /// Python's name of the type of a JSON value, as its error messages use it.
 fn type_name(v: &Value) -> &'static str {
     match v {
@@ -658,6 +720,14 @@ mod tests {
         assert_eq!(
             repr_of(&json!(["a", 1, null, true, {"k": "it's"}])),
             "['a', 1, None, True, {'k': \"it's\"}]"
+        );
+    }
+
+    #[test]
+    fn json_dumps_as_python() {
+        assert_eq!(
+            json_dumps(&json!({"a": [1, 1.5, "\u{e9}\n", null]})),
+            "{\"a\": [1, 1.5, \"\\u00e9\\n\", null]}"
         );
     }
 
