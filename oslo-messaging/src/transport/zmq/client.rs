@@ -65,6 +65,13 @@ impl Conn {
         let fail = |reason: String| Error::Connection {
             reason: format!("cannot connect to `{addr}`: {reason}"),
         };
+        // zeromq's connect retries a refused connection until its timeout; a plain TCP connect first
+        // makes a server that is not there an error at once.
+        match tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(probe)) => drop(probe),
+            Ok(Err(e)) => return Err(fail(e.to_string())),
+            Err(_) => return Err(fail("timed out".into())),
+        }
         match tokio::time::timeout(limit, socket.connect(&format!("tcp://{addr}"))).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(fail(e.to_string())),
