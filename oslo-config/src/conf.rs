@@ -405,6 +405,17 @@ enum Loaded {
     Denied,
 }
 
+/// oslo's `_fixpath`: `~` expanded, then made absolute.
+fn fixpath(p: &str) -> PathBuf {
+    let expanded = match (p.strip_prefix('~'), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+            PathBuf::from(home).join(rest.trim_start_matches('/'))
+        }
+        _ => PathBuf::from(p),
+    };
+    std::path::absolute(&expanded).unwrap_or(expanded)
+}
+
 fn load_file(path: &Path) -> Result<Loaded, Error> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -932,12 +943,12 @@ impl ConfigOpts {
         for ev in &parsed.events {
             match ev {
                 Event::ConfigFile(p) => {
-                    let path = PathBuf::from(p);
+                    let path = fixpath(p);
                     ns.config_files.push(path.clone());
                     self.add_file(&mut ns, &cli_opts, &path, &mut not_found, &mut denied)?;
                 }
                 Event::ConfigDir(d) => {
-                    let dir = PathBuf::from(d);
+                    let dir = fixpath(d);
                     if !dir.is_dir() {
                         return Err(Error::ConfigDirNotFound { dir });
                     }
@@ -1022,6 +1033,8 @@ impl ConfigOpts {
         not_found: &mut Vec<PathBuf>,
         denied: &mut Vec<PathBuf>,
     ) -> Result<(), Error> {
+        let fixed = fixpath(&path.to_string_lossy());
+        let path = fixed.as_path();
         let file = match load_file(path)? {
             Loaded::File(f) => f,
             Loaded::NotFound => {
