@@ -1163,6 +1163,13 @@ fn typed_values_samples_and_definitions_match_python() {
         (
             "types.Integer(max=10)",
             OptType::Integer(IntegerType::new().max(10)),
+            f("1e+20"),
+        ),
+        ("types.Integer()", OptType::integer(), f("nan")),
+        ("types.Port()", OptType::port(), f("-1e+30")),
+        (
+            "types.Integer(max=10)",
+            OptType::Integer(IntegerType::new().max(10)),
             i(5),
         ),
         (

@@ -231,12 +231,17 @@ impl IntegerType {
             Value::Boolean(b) => i64::from(*b),
             Value::Float(f) => {
                 let t = f.trunc();
+                if t.is_nan() {
+                    return Err(InvalidValue::new("cannot convert float NaN to integer"));
+                }
+                if t.is_infinite() {
+                    return Err(InvalidValue::new(
+                        "cannot convert float infinity to integer",
+                    ));
+                }
                 // The cast saturates; the range test before it keeps it exact.
-                if !t.is_finite() || t < i64::MIN as f64 || t >= i64::MAX as f64 {
-                    return Err(InvalidValue::new(format!(
-                        "cannot convert float {} to integer",
-                        python::float_repr(*f)
-                    )));
+                if t < i64::MIN as f64 || t >= i64::MAX as f64 {
+                    return Err(self.out_of_range(&python::float_repr(*f), t, port));
                 }
                 t as i64
             }
