@@ -584,6 +584,18 @@ impl Engine {
         let mut atoms = std::mem::take(&mut m.next_up);
         atoms.sort_by_key(|&a| std::cmp::Reverse(self.compiled.atoms[a].spec.priority));
         for a in atoms {
+            // An atom picked for execution may have been switched to REVERT by a failure processed in
+            // the same analysis (the parallel engine); one that never ran is not reverted.
+            let target = match self.storage.intention(a) {
+                Intention::Execute | Intention::Retry => State::Running,
+                Intention::Revert => State::Reverting,
+                Intention::Ignore => continue,
+            };
+            let resuming = self.storage.state(a) == target;
+            let retrying = self.storage.intention(a) == Intention::Retry;
+            if !resuming && !retrying && !self.can_transition(a, target) {
+                continue;
+            }
             match self.schedule_atom(m, a) {
                 Ok(()) => m.not_done += 1,
                 Err(f) => {
