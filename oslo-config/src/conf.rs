@@ -230,6 +230,7 @@ struct Namespace {
     cli: HashMap<(Option<String>, String), CliValue>,
     config_files: Vec<PathBuf>,
     config_dirs: Vec<PathBuf>,
+    explicit_dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -953,6 +954,7 @@ impl ConfigOpts {
                         return Err(Error::ConfigDirNotFound { dir });
                     }
                     ns.config_dirs.push(dir.clone());
+                    ns.explicit_dirs.push(dir.clone());
                     for f in dir_conf_files(&dir) {
                         self.add_file(&mut ns, &cli_opts, &f, &mut not_found, &mut denied)?;
                     }
@@ -1558,6 +1560,26 @@ impl ConfigOpts {
         self.state()
             .map(|s| s.ns.config_dirs.clone())
             .unwrap_or_default()
+    }
+
+    /// Finds a file next to the configuration (oslo's `find_file`, e.g. for `policy.yaml`): in the
+    /// `--config-dir` directories, then the directories of the config files (last first), then oslo's
+    /// standard directories for the project.
+    pub fn find_file(&self, name: &str) -> Result<Option<PathBuf>, Error> {
+        let state = self.state().ok_or(Error::NotInitialized)?;
+        let mut dirs: Vec<PathBuf> = state.ns.explicit_dirs.clone();
+        for f in state.ns.config_files.iter().rev() {
+            let fixed = fixpath(&f.to_string_lossy());
+            if let Some(parent) = fixed.parent() {
+                dirs.push(parent.to_owned());
+            }
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        dirs.extend(config_search_dirs(
+            home.as_deref(),
+            state.args.project.as_deref(),
+        ));
+        Ok(dirs.into_iter().map(|d| d.join(name)).find(|p| p.exists()))
     }
 
     /// The files actually read, in the order they were read.

@@ -559,3 +559,34 @@ fn groups_keep_their_help() {
         ErrorKind::NoSuchGroup
     );
 }
+
+#[test]
+fn find_file_looks_next_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let etc = dir.path().join("etc");
+    std::fs::create_dir_all(etc.join("conf.d")).unwrap();
+    let f = write(&etc, "app.conf", "[DEFAULT]\n");
+    write(&etc, "policy.yaml", "{}\n");
+    write(&etc.join("conf.d"), "other.yaml", "{}\n");
+    let mut conf = ConfigOpts::new();
+    assert_eq!(
+        conf.find_file("policy.yaml").unwrap_err().kind(),
+        ErrorKind::NotInitialized
+    );
+    conf.parse(args(&[
+        "--config-file",
+        f.to_str().unwrap(),
+        "--config-dir",
+        etc.join("conf.d").to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(
+        conf.find_file("policy.yaml").unwrap(),
+        Some(etc.join("policy.yaml"))
+    );
+    assert_eq!(
+        conf.find_file("other.yaml").unwrap(),
+        Some(etc.join("conf.d/other.yaml"))
+    );
+    assert_eq!(conf.find_file("nothing-like-this.yaml").unwrap(), None);
+}
