@@ -179,18 +179,30 @@ def run_engine(fd=None, backend=None):
     return eng, {"transitions": trans, "error": err, "iter": iter_states, "flow_state": eng.storage.get_flow_state(), "atoms": atoms}
 
 
-backend = backends.fetch({"connection": "memory"})
-book = models.LogBook("book")
-fd = models.FlowDetail("flow", uuid="fd-1")
-book.add(fd)
-backend.get_connection().save_logbook(book)
-eng, first = run_engine(fd, backend)
-out = {"runs": [first]}
-if SPEC.get("resume") and first["flow_state"] == states.SUSPENDED:
-    fd2 = backend.get_connection().get_flow_details("fd-1")
+def run_spec(spec):
+    global SPEC
+    SPEC = spec
+    LOG.clear()
+    COUNTS.clear()
     ENGINE.clear()
-    _, second = run_engine(fd2, backend)
-    out["runs"].append(second)
-out["log"] = LOG
-out["fetch_all"] = eng.storage.fetch_all() if not SPEC.get("resume") else None
-print(json.dumps(out, default=str))
+    backend = backends.fetch({"connection": "memory"})
+    book = models.LogBook("book")
+    fd = models.FlowDetail("flow", uuid="fd-1")
+    book.add(fd)
+    backend.get_connection().save_logbook(book)
+    eng, first = run_engine(fd, backend)
+    out = {"runs": [first]}
+    if SPEC.get("resume") and first["flow_state"] == states.SUSPENDED:
+        fd2 = backend.get_connection().get_flow_details("fd-1")
+        ENGINE.clear()
+        _, second = run_engine(fd2, backend)
+        out["runs"].append(second)
+    out["log"] = list(LOG)
+    return out
+
+
+# One spec, or a list of specs run one after another in this process.
+if isinstance(SPEC, list):
+    print(json.dumps([run_spec(s) for s in SPEC], default=str))
+else:
+    print(json.dumps(run_spec(SPEC), default=str))
