@@ -103,15 +103,18 @@ pub struct RuleDefault {
     deprecated_for_removal: bool,
     deprecated_reason: Option<String>,
     deprecated_since: Option<String>,
+    parse_errors: Vec<crate::parser::ParseError>,
 }
 
 impl RuleDefault {
     /// A rule `name` whose default is `check_str`.
     pub fn new(name: impl Into<String>, check_str: impl Into<String>) -> RuleDefault {
         let check_str = check_str.into();
+        let parsed = parse_rule(&check_str);
         RuleDefault {
             name: name.into(),
-            check: parse_rule(&check_str).check,
+            check: parsed.check,
+            parse_errors: parsed.errors,
             check_str,
             description: None,
             operations: Vec::new(),
@@ -192,6 +195,11 @@ impl RuleDefault {
     /// The default, parsed.
     pub fn check(&self) -> &Check {
         &self.check
+    }
+
+    /// What did not parse in the default (it then denies where it failed, as in oslo).
+    pub fn parse_errors(&self) -> &[crate::parser::ParseError] {
+        &self.parse_errors
     }
 
     /// The description.

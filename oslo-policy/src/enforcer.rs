@@ -277,6 +277,14 @@ impl Enforcer {
     /// Registers a rule default (oslo's `register_default`).
     pub fn register_default(&self, default: RuleDefault) -> Result<(), Error> {
         default.validate()?;
+        for e in default.parse_errors() {
+            let err = Error::Rule {
+                path: None,
+                rule: default.name().into(),
+                source: e.clone(),
+            };
+            tracing::error!("registered default: {err}");
+        }
         let mut reg = self.registered.write().map_err(|_| poisoned())?;
         if reg.contains_key(default.name()) {
             return Err(Error::Duplicate(default.name().into()));

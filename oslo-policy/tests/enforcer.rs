@@ -268,3 +268,43 @@ fn default_rule_and_empty_rules() {
     let empty = Enforcer::builder().use_conf(false).build();
     assert!(!empty.enforce("anything", &json!({}), &a).unwrap());
 }
+
+#[test]
+fn concurrent_enforce_during_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    write(&file, "\"a\": \"role:x\"\n");
+    let e = std::sync::Arc::new(Enforcer::builder().policy_file(&file).build());
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2_000 {
+                    let r = e.enforce("a", &json!({}), &json!({"roles": ["x"]}));
+                    assert!(matches!(r, Ok(true) | Ok(false)), "{r:?}");
+                }
+            })
+        })
+        .collect();
+    for i in 0..20 {
+        // Replaced atomically, as an operator's tooling does, so a reader never sees half a file.
+        let tmp = dir.path().join("policy.yaml.new");
+        let text = if i % 2 == 0 {
+            "\"a\": \"!\"\n"
+        } else {
+            "\"a\": \"role:x\"\n"
+        };
+        write(&tmp, text);
+        touch_later(&tmp, 10 + i);
+        std::fs::rename(&tmp, &file).unwrap();
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    write(&file, "\"a\": \"role:x\"\n");
+    touch_later(&file, 100);
+    assert!(
+        e.enforce("a", &json!({}), &json!({"roles": ["x"]}))
+            .unwrap()
+    );
+}
