@@ -201,6 +201,10 @@ struct OptEntry {
     cli: bool,
     override_value: Option<Value>,
     default_value: Option<Value>,
+    /// The (section, key) names read in files, computed once.
+    names: Vec<(String, String)>,
+    /// The `OS_<GROUP>__<DEST>` variable, computed once.
+    env_var: String,
 }
 
 #[derive(Debug, Clone)]
@@ -607,6 +611,8 @@ impl ConfigOpts {
                 group: group_label(group),
             });
         }
+        let names = file_names(group, &opt);
+        let env_var = env_var_name(group, &opt.dest);
         opts.insert(
             opt.dest.clone(),
             OptEntry {
@@ -614,6 +620,8 @@ impl ConfigOpts {
                 cli,
                 override_value: None,
                 default_value: None,
+                names,
+                env_var,
             },
         );
         Ok(true)
@@ -1077,17 +1085,21 @@ impl ConfigOpts {
         self.state.as_ref()
     }
 
-    fn env_value(&self, group: Option<&str>, dest: &str) -> Option<(String, Location)> {
+    fn env_value(&self, var: &str) -> Option<(String, Location)> {
         if self.state().is_some_and(|s| s.args.use_env == Some(false)) {
             return None;
         }
-        let var = env_var_name(group, dest);
         let v = match &self.env {
-            EnvSource::Process => std::env::var(&var).ok(),
-            EnvSource::Map(m) => m.get(&var).cloned(),
+            EnvSource::Process => std::env::var(var).ok(),
+            EnvSource::Map(m) => m.get(var).cloned(),
             EnvSource::Disabled => None,
         }?;
-        Some((v, Location::Environment { var }))
+        Some((
+            v,
+            Location::Environment {
+                var: var.to_owned(),
+            },
+        ))
     }
 
     fn warn_once(&self, key: String, message: impl FnOnce() -> String) {
@@ -1145,9 +1157,9 @@ impl ConfigOpts {
                 location: Some(Location::SetOverride),
             });
         }
-        let env = self.env_value(group, &opt.dest);
-        let names = file_names(group, opt);
-        let file_hit = lookup_files(&ns.files, &names, opt.multi);
+        let env = self.env_value(&entry.env_var);
+        let names = &entry.names;
+        let file_hit = lookup_files(&ns.files, names, opt.multi);
         let cli = if entry.cli {
             ns.cli.get(&(group.map(str::to_owned), opt.dest.clone()))
         } else {
