@@ -138,6 +138,11 @@ impl DbConnection for diesel::SqliteConnection {
         Ok(conn)
     }
 
+    /// An embedded database does not go away.
+    fn ping(&mut self) -> bool {
+        true
+    }
+
     reflect!(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
         "SELECT name, CASE WHEN \"notnull\" = 0 AND pk = 0 THEN 1 ELSE 0 END AS nullable FROM pragma_table_info({})"

@@ -48,6 +48,10 @@ pub struct DatabaseOptions {
     pub max_overflow: u32,
     /// `pool_timeout`: how long a checkout waits for a free connection (SQLAlchemy's default 30 s).
     pub pool_timeout: Duration,
+    /// A pooled connection idle at least this long is pinged before use, and replaced if the ping
+    /// fails (default 1 s; zero pings at every checkout, as SQLAlchemy's `pool_pre_ping`). SQLite
+    /// connections are never pinged.
+    pub pool_pre_ping_after: Duration,
     /// `max_retries`: connection attempts at start; -1 tries forever, 0 does not test (default 10).
     pub max_retries: i32,
     /// `retry_interval`: between start-up connection attempts (default 10 s).
@@ -83,6 +87,7 @@ impl Default for DatabaseOptions {
             max_pool_size: 5,
             max_overflow: 50,
             pool_timeout: Duration::from_secs(30),
+            pool_pre_ping_after: Duration::from_secs(1),
             max_retries: 10,
             retry_interval: Duration::from_secs(10),
             connection_debug: 0,
@@ -163,6 +168,8 @@ impl DatabaseOptions {
         max_overflow: u32;
         /// Sets `pool_timeout`.
         pool_timeout: Duration;
+        /// Sets how long a connection may sit idle before it is pinged at checkout.
+        pool_pre_ping_after: Duration;
         /// Sets `max_retries` (start-up connection attempts).
         max_retries: i32;
         /// Sets `retry_interval` (between start-up connection attempts).
@@ -198,6 +205,7 @@ impl fmt::Debug for DatabaseOptions {
             .field("max_pool_size", &self.max_pool_size)
             .field("max_overflow", &self.max_overflow)
             .field("pool_timeout", &self.pool_timeout)
+            .field("pool_pre_ping_after", &self.pool_pre_ping_after)
             .field("max_retries", &self.max_retries)
             .field("retry_interval", &self.retry_interval)
             .field("connection_debug", &self.connection_debug)

@@ -1,7 +1,8 @@
 //! A small blocking connection pool with SQLAlchemy's QueuePool semantics: `max_pool_size` connections
 //! kept, up to `max_overflow` more opened under load and closed on return, `pool_timeout` to wait for
-//! one, connections recycled after `connection_recycle_time`, and a ping on every checkout
-//! (`pool_pre_ping`), so a restarted server costs one failed ping per stale connection, not an error.
+//! one, connections recycled after `connection_recycle_time`, and a ping at checkout of a connection
+//! idle for `pool_pre_ping_after` (SQLAlchemy's `pool_pre_ping` pings every time), so a server
+//! restarted while the pool was quiet costs a reconnect, not an error.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -17,6 +18,7 @@ use crate::url::DbUrl;
 struct Idle<C> {
     conn: C,
     created: Instant,
+    returned: Instant,
 }
 
 struct State<C> {
@@ -32,6 +34,7 @@ pub(crate) struct Pool<C> {
     max_idle: usize,
     timeout: Duration,
     recycle: Option<Duration>,
+    pre_ping_after: Duration,
     state: Mutex<State<C>>,
     freed: Condvar,
 }
@@ -57,6 +60,7 @@ impl<C: DbConnection> Pool<C> {
             max_idle,
             timeout: options.pool_timeout,
             recycle,
+            pre_ping_after: options.pool_pre_ping_after,
             state: Mutex::new(State {
                 idle: Vec::new(),
                 open: 0,
@@ -90,7 +94,8 @@ impl<C: DbConnection> Pool<C> {
             if let Some(idle) = state.idle.pop() {
                 drop(state);
                 let mut conn = idle.conn;
-                if !self.expired(idle.created) && conn.ping() {
+                let fresh = idle.returned.elapsed() < self.pre_ping_after;
+                if !self.expired(idle.created) && (fresh || conn.ping()) {
                     return Ok(Pooled {
                         conn: Some(conn),
                         created: idle.created,
@@ -140,7 +145,11 @@ impl<C: DbConnection> Pool<C> {
             .is_ok_and(|d| d.is_none());
         let mut state = self.lock();
         if clean && !self.expired(created) && state.idle.len() < self.max_idle {
-            state.idle.push(Idle { conn, created });
+            state.idle.push(Idle {
+                conn,
+                created,
+                returned: Instant::now(),
+            });
         } else {
             state.open -= 1;
             drop(state);
