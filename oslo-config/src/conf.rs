@@ -1669,13 +1669,15 @@ impl ConfigOpts {
             }
         };
         let ns = Arc::new(ns);
+        // Unlike oslo, a reload also drops the snapshot mutable options read since the last mutation.
         let previous = self
             .state
             .as_mut()
-            .map(|s| std::mem::replace(&mut s.ns, ns));
+            .map(|s| (std::mem::replace(&mut s.ns, ns), s.mutable_ns.take()));
         if let Err(e) = self.after_parse() {
-            if let (Some(s), Some(prev)) = (self.state.as_mut(), previous) {
+            if let (Some(s), Some((prev, prev_mut))) = (self.state.as_mut(), previous) {
                 s.ns = prev;
+                s.mutable_ns = prev_mut;
             }
             tracing::error!(target: "oslo_config", error = %e, "failed to reload the config files");
             return Err(e);

@@ -590,3 +590,21 @@ fn find_file_looks_next_to_the_config() {
     );
     assert_eq!(conf.find_file("nothing-like-this.yaml").unwrap(), None);
 }
+
+#[test]
+fn reload_after_mutate_refreshes_mutable_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.conf", "[DEFAULT]\nlevel = a\n");
+    let mut conf = ConfigOpts::new();
+    conf.set_env(EnvSource::Disabled);
+    conf.register_opt(Opt::string("level").mutable(), None)
+        .unwrap();
+    conf.parse(args(&["--config-file", f.to_str().unwrap()]))
+        .unwrap();
+    write(dir.path(), "a.conf", "[DEFAULT]\nlevel = b\n");
+    conf.mutate_config_files().unwrap();
+    assert_eq!(conf.get_str("level", None).unwrap().as_deref(), Some("b"));
+    write(dir.path(), "a.conf", "[DEFAULT]\nlevel = c\n");
+    conf.reload_config_files().unwrap();
+    assert_eq!(conf.get_str("level", None).unwrap().as_deref(), Some("c"));
+}
