@@ -72,16 +72,21 @@ pub(crate) enum Piece<'a> {
     Ref(&'a str),
 }
 
+/// Non-ASCII letters that Python's case-insensitive `[a-z]` also matches (they fold to ASCII letters).
+fn folds_to_ascii(c: char) -> bool {
+    matches!(c, '\u{17f}' | '\u{212a}' | '\u{131}' | '\u{130}')
+}
+
 fn id_start(c: char) -> bool {
-    c == '_' || c.is_ascii_alphabetic()
+    c == '_' || c.is_ascii_alphabetic() || folds_to_ascii(c)
 }
 
 fn id_continue(c: char) -> bool {
-    c == '_' || c == '.' || c.is_ascii_alphanumeric()
+    c == '_' || c == '.' || c.is_ascii_alphanumeric() || folds_to_ascii(c)
 }
 
 /// Splits a string the way Python's `string.Template` (with oslo's identifier pattern
-/// `[_a-z][._a-z0-9]*`, case-insensitive) sees it; `\$` counts as `$$`, and malformed placeholders stay
+/// `[_a-z][._a-z0-9]*`, case-insensitive, so `ſ`, `K`, `ı` and `İ` count as letters) sees it; `\$` counts as `$$`, and malformed placeholders stay
 /// literal (`safe_substitute`).
 pub(crate) fn scan(s: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
@@ -176,5 +181,6 @@ mod tests {
             ]
         );
         assert_eq!(scan("$9"), vec![Piece::Text("$9")]);
+        assert_eq!(scan("$ſx-"), vec![Piece::Ref("ſx"), Piece::Text("-")]);
     }
 }
