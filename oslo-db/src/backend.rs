@@ -130,9 +130,12 @@ impl DbConnection for diesel::SqliteConnection {
         if !options.sqlite_synchronous {
             pragmas.push_str("PRAGMA synchronous = OFF;");
         }
-        if options.sqlite_fk {
-            pragmas.push_str("PRAGMA foreign_keys = ON;");
-        }
+        // diesel turns foreign keys on at connect; oslo.db leaves them off unless `sqlite_fk`.
+        pragmas.push_str(if options.sqlite_fk {
+            "PRAGMA foreign_keys = ON;"
+        } else {
+            "PRAGMA foreign_keys = OFF;"
+        });
         conn.batch_execute(&pragmas)?;
         instrument(&mut conn, options);
         Ok(conn)

@@ -148,3 +148,45 @@ on_all_backends! {
         assert!(matches!(ctx.connection(), Err(Error::NoTransaction)));
     }
 }
+
+#[cfg(feature = "db-servers")]
+mod mysql_session {
+    use diesel::sql_types::Text;
+    use oslo_db::diesel::prelude::*;
+
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = Text)]
+        mode: String,
+    }
+
+    fn session_mode(db: &crate::db_common::Db<diesel::MysqlConnection>) -> String {
+        db.facade()
+            .reader()
+            .run(|c| {
+                let m: Mode =
+                    diesel::sql_query("SELECT @@SESSION.sql_mode AS mode").get_result(c)?;
+                Ok::<_, oslo_db::Error>(m.mode)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn sql_mode_is_set_on_connect() {
+        let Some(db) = crate::db_common::database::<diesel::MysqlConnection>(|o| o) else {
+            return;
+        };
+        // TRADITIONAL, as the server spells it out.
+        let mode = session_mode(&db);
+        assert!(
+            mode.contains("STRICT_ALL_TABLES") && mode.contains("STRICT_TRANS_TABLES"),
+            "{mode}"
+        );
+        let Some(db) =
+            crate::db_common::database::<diesel::MysqlConnection>(|o| o.mysql_sql_mode("ANSI_QUOTES"))
+        else {
+            return;
+        };
+        assert_eq!(session_mode(&db), "ANSI_QUOTES");
+    }
+}
