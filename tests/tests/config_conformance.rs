@@ -1236,3 +1236,58 @@ fn ini_parser_agrees_with_oslo_on_random_texts() {
         assert_eq!(ours, theirs[i], "text {text:?}");
     }
 }
+
+#[test]
+fn interpolation_agrees_on_generated_templates() {
+    const PIECES: &[&str] = &[
+        "$a",
+        "${a}",
+        "$$",
+        "\\$",
+        "${g.b}",
+        "$",
+        "{",
+        "}",
+        "x",
+        "${",
+        "$ſ",
+        "$a.",
+        "${a",
+        "$_",
+        "$A",
+        "$9",
+        " ",
+        "$g",
+        "${DEFAULT.a}",
+        "$nope",
+        "${g.nope}",
+        "$a$a",
+        "\\\\$a",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut opts = vec![
+        json!({ "name": "a", "type": "str", "default": "A" }),
+        json!({ "name": "b", "type": "str", "group": "g", "default": "B" }),
+    ];
+    let mut get = vec![];
+    let mut file = String::from("[DEFAULT]\n");
+    for i in 0..150 {
+        let n = (next() % 4) as usize + 1;
+        let t: String = (0..n)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect();
+        opts.push(json!({ "name": format!("t{i}"), "type": "str" }));
+        get.push(json!([null, format!("t{i}")]));
+        file.push_str(&format!("t{i} = {t}\n"));
+    }
+    check(vec![
+        json!({ "name": "generated templates", "opts": opts, "files": { "a.conf": file },
+                       "args": ["--config-file", "{dir}/a.conf"], "get": get }),
+    ]);
+}
