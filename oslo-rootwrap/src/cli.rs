@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use crate::error::Error;
-use crate::{RC_BADCONFIG, RC_NOCOMMAND, RC_UNAUTHORIZED, Rootwrap, RootwrapConfig, logging};
+use crate::{Filters, LoadOptions, RC_BADCONFIG, RC_NOCOMMAND, RC_UNAUTHORIZED, Rootwrap, logging};
 
 fn lossy(s: &OsString) -> String {
     s.to_string_lossy().into_owned()
@@ -27,6 +27,16 @@ fn bad_config(execname: &str, config: &str, e: &Error) -> i32 {
     RC_BADCONFIG
 }
 
+/// Reads the config (after the ownership checks when running as root), installs the log sink it asks
+/// for, then reads the filters (so that their warnings reach that sink).
+fn load(execname: &str, config_path: &std::path::Path) -> Result<Rootwrap, Error> {
+    let options = LoadOptions::default();
+    let config = Rootwrap::load_config(config_path, options)?;
+    logging::install(execname, &config);
+    let filters = Filters::load(&config.filters_path, options)?;
+    Ok(Rootwrap::from_parts(config, filters))
+}
+
 /// `oslo-rootwrap CONFIG COMMAND [ARGS...]` with `args` the whole `argv`; returns the exit status.
 pub fn rootwrap_main(args: Vec<OsString>) -> i32 {
     let mut it = args.into_iter();
@@ -41,13 +51,7 @@ pub fn rootwrap_main(args: Vec<OsString>) -> i32 {
     }
     let config_arg = lossy(&rest[0]);
     let config_path = PathBuf::from(&rest[0]);
-    // Read the config first, so the log sink is in place before the filters are read.
-    let config = match RootwrapConfig::load(&config_path) {
-        Ok(c) => c,
-        Err(e) => return bad_config(&execname, &config_arg, &e),
-    };
-    logging::install(&execname, &config);
-    let rootwrap = match Rootwrap::load(&config_path) {
+    let rootwrap = match load(&execname, &config_path) {
         Ok(r) => r,
         Err(e) => return bad_config(&execname, &config_arg, &e),
     };
@@ -97,12 +101,7 @@ pub fn daemon_main(args: Vec<OsString>) -> i32 {
     }
     let config_arg = lossy(&rest[0]);
     let config_path = PathBuf::from(&rest[0]);
-    let config = match RootwrapConfig::load(&config_path) {
-        Ok(c) => c,
-        Err(e) => return bad_config(&execname, &config_arg, &e),
-    };
-    logging::install(&execname, &config);
-    let rootwrap = match Rootwrap::load(&config_path) {
+    let rootwrap = match load(&execname, &config_path) {
         Ok(r) => r,
         Err(e) => return bad_config(&execname, &config_arg, &e),
     };

@@ -53,15 +53,20 @@ impl Rootwrap {
 
     /// As [`Rootwrap::load`], with explicit options.
     pub fn load_with(config_path: &Path, options: LoadOptions) -> Result<Rootwrap> {
+        let config = Rootwrap::load_config(config_path, options)?;
+        let filters = Filters::load(&config.filters_path, options)?;
+        Ok(Rootwrap { config, filters })
+    }
+
+    /// Reads `rootwrap.conf` after the ownership checks the options ask for.
+    pub(crate) fn load_config(config_path: &Path, options: LoadOptions) -> Result<RootwrapConfig> {
         if options.checks_trust() {
             trust::check_root_only(config_path)?;
             if let Some(dir) = config_path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 trust::check_root_only(dir)?;
             }
         }
-        let config = RootwrapConfig::load(config_path)?;
-        let filters = Filters::load(&config.filters_path, options)?;
-        Ok(Rootwrap { config, filters })
+        RootwrapConfig::load(config_path)
     }
 
     /// A configuration assembled in code.
