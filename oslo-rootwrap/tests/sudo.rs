@@ -103,9 +103,14 @@ fn allowed_and_refused_commands_through_real_sudo() {
          whoami: CommandFilter, whoami-stub, root\nfailing: CommandFilter, failing-stub, root\n",
         0o644,
     );
+    let daemon = bin_dir.join("oslo-rootwrap-daemon");
+    std::fs::copy(env!("CARGO_BIN_EXE_oslo-rootwrap-daemon"), &daemon).unwrap();
+    std::fs::set_permissions(&daemon, std::fs::Permissions::from_mode(0o755)).unwrap();
     let rule = format!(
-        "{user} ALL = (root) NOPASSWD: {} {} *\n",
+        "{user} ALL = (root) NOPASSWD: {} {} *\n{user} ALL = (root) NOPASSWD: {} {}\n",
         exe.display(),
+        conf.display(),
+        daemon.display(),
         conf.display()
     );
     let staged = PathBuf::from(format!("{SUDOERS}.tmp"));
@@ -205,4 +210,64 @@ fn allowed_and_refused_commands_through_real_sudo() {
     // And back to normal.
     let out = as_user(&user, &[&exe_s, &conf_s, "whoami-stub"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    // The daemon, started through sudo by a `Client` running as the user: this test binary, copied where
+    // the user can run it, in client mode (see `client_mode` below).
+    let me = bin_dir.join("sudo-test-client");
+    std::fs::copy(std::env::current_exe().unwrap(), &me).unwrap();
+    std::fs::set_permissions(&me, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("runuser")
+        .args(["-u", &user, "--"])
+        .arg(&me)
+        .args(["client_mode", "--exact", "--nocapture", "--test-threads=1"])
+        .env(
+            "OSLO_RW_SUDO_CLIENT",
+            format!("{}\n{}", daemon.display(), conf.display()),
+        )
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the client as {user} failed: {out:?}");
+    assert!(text.contains("allowed: 0 args: via-daemon uid=0"), "{text}");
+    assert!(text.contains("refused: 99"), "{text}");
+    assert!(text.contains("socket owner matches"), "{text}");
+}
+
+/// Runs only when the test above starts this binary as the unprivileged user: a `Client` that starts
+/// the daemon through `sudo -n`, runs an allowed and a refused command, and checks that the daemon's
+/// socket directory belongs to the user and is private.
+#[test]
+fn client_mode() {
+    let Ok(spec) = std::env::var("OSLO_RW_SUDO_CLIENT") else {
+        return;
+    };
+    let (daemon, conf) = spec.split_once('\n').unwrap();
+    let client = oslo_rootwrap::Client::new(["sudo", "-n", daemon, conf]);
+    let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    let out = client
+        .execute(&words("whoami-stub via-daemon"), None)
+        .unwrap();
+    println!(
+        "allowed: {} {}",
+        out.code,
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    let out = client.execute(&words("cat /etc/shadow"), None).unwrap();
+    println!("refused: {}", out.code);
+    let me = nix::unistd::getuid().as_raw();
+    let mine = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("rootwrap-"))
+        .filter_map(|e| {
+            use std::os::unix::fs::MetadataExt;
+            let m = e.metadata().ok()?;
+            (m.uid() == me && m.mode() & 0o777 == 0o700).then_some(e.path())
+        })
+        .count();
+    if mine > 0 {
+        println!("socket owner matches");
+    }
+    client.shutdown();
 }
