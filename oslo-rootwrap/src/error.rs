@@ -20,11 +20,11 @@ pub enum Error {
         source: io::Error,
     },
     /// A configuration or filter file is not valid INI, or a filter line is malformed.
-    #[error("{path}:{line}: {message}")]
+    #[error("{}", at_line(path, *line, message))]
     Syntax {
         /// The file.
         path: PathBuf,
-        /// The 1-based line the problem is on.
+        /// The 1-based line the problem is on (0 when it is about the whole file).
         line: usize,
         /// What is wrong.
         message: String,
@@ -119,6 +119,15 @@ impl Error {
     /// Whether trying again may succeed: only a daemon connection failure is.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Daemon { .. })
+    }
+}
+
+/// `path:line: message`, or `path: message` for a problem of the whole file (line 0).
+fn at_line(path: &std::path::Path, line: usize, message: &str) -> String {
+    if line == 0 {
+        format!("{}: {message}", path.display())
+    } else {
+        format!("{}:{line}: {message}", path.display())
     }
 }
 
