@@ -68,6 +68,40 @@ pub trait SoftDelete<C: DbConnection>: diesel::Table + Sized {
     ) -> Result<usize, Error>;
 }
 
+/// `TimestampMixin` on insert: inserts one row of values (an `Insertable` struct or a tuple of
+/// `column.eq(value)`) into a table with the mixin columns, adding `created_at = now`. Returns the
+/// number of rows inserted as `Result<usize, oslo_db::Error>`.
+///
+/// `oslo_db::insert_stamped!(conn, servers, NewServer { name: "a" })`
+#[macro_export]
+macro_rules! insert_stamped {
+    ($conn:expr, $t:ident, $values:expr) => {{
+        use $crate::diesel::{ExpressionMethods as _, RunQueryDsl as _};
+        $crate::diesel::insert_into($t::table)
+            .values(($values, $t::created_at.eq($crate::utcnow())))
+            .execute($conn)
+            .map_err($crate::Error::from)
+    }};
+}
+
+/// `TimestampMixin`'s `onupdate`: applies `changes` (any `AsChangeset`) to the row `id`, adding
+/// `updated_at = now`. Returns the number of rows changed as `Result<usize, oslo_db::Error>`.
+///
+/// `oslo_db::update_stamped!(conn, servers, 7, servers::name.eq("b"))`
+#[macro_export]
+macro_rules! update_stamped {
+    ($conn:expr, $t:ident, $id:expr, $changes:expr) => {{
+        use $crate::diesel::{ExpressionMethods as _, QueryDsl as _, RunQueryDsl as _};
+        $crate::diesel::update($t::table.filter($t::id.eq($id)))
+            .set((
+                $changes,
+                $t::updated_at.eq(::std::option::Option::Some($crate::utcnow())),
+            ))
+            .execute($conn)
+            .map_err($crate::Error::from)
+    }};
+}
+
 /// `model_query`: the table's boxed query filtered by `deleted` and, when the table has one,
 /// `project_id`. Implemented by [`soft_delete_model!`](crate::soft_delete_model).
 pub trait ModelQuery<DB: Backend>: diesel::Table + Sized {

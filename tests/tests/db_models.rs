@@ -5,6 +5,7 @@ mod db_common;
 
 use db_common::{Instance, NewInstance, database, instances};
 use diesel::prelude::*;
+use oslo_db::chrono::Timelike;
 use oslo_db::{
     Error, ModelQuery, Paginate, ProjectFilter, ReadDeleted, SoftDelete, SortDir, paginate_query,
 };
@@ -212,5 +213,46 @@ on_all_backends! {
         ) else { panic!("an unknown sort key was accepted") };
         assert!(matches!(&err, Error::InvalidSortKey { key } if key == "nope"));
         assert!(matches!("sideways".parse::<SortDir>(), Err(Error::InvalidSortDir { .. })));
+    }
+}
+
+/// Rows inserted with `insert_stamped` get `created_at`.
+#[derive(Debug, Clone, diesel::Insertable, diesel::AsChangeset)]
+#[diesel(table_name = instances)]
+struct Named<'a> {
+    name: &'a str,
+    size: Option<i32>,
+}
+
+mod timestamps {
+    use super::*;
+
+    on_all_backends! {
+        #[test]
+        fn timestamps_are_kept() {
+            let Some(db) = database::<C>(|o| o) else { return };
+            db.facade()
+                .writer()
+                .run(|c| {
+                    let before = oslo_db::utcnow();
+                    oslo_db::insert_stamped!(c, instances, Named { name: "t1", size: Some(1) })?;
+                    oslo_db::insert_stamped!(c, instances, Named { name: "t2", size: None })?;
+                    oslo_db::insert_stamped!(c, instances, (instances::name.eq("t3"), instances::size.eq(Some(3))))?;
+                    let rows: Vec<Instance> = instances::table.order(instances::id).load(c)?;
+                    assert_eq!(rows.len(), 3);
+                    for r in &rows {
+                        assert!(r.created_at >= before.with_nanosecond(0).unwrap(), "{r:?}");
+                        assert_eq!(r.updated_at, None);
+                    }
+                    let id = rows[0].id;
+                    assert_eq!(oslo_db::update_stamped!(c, instances, id, instances::size.eq(Some(5)))?, 1);
+                    assert_eq!(oslo_db::update_stamped!(c, instances, id, Named { name: "t1b", size: Some(6) })?, 1);
+                    let r: Instance = instances::table.find(id).first(c)?;
+                    assert_eq!((r.name.as_str(), r.size), ("t1b", Some(6)));
+                    assert!(r.updated_at.is_some_and(|u| u >= r.created_at));
+                    Ok::<_, Error>(())
+                })
+                .unwrap();
+        }
     }
 }

@@ -45,12 +45,8 @@ const SCHEMA: &str = "CREATE TABLE servers (
 )";
 
 fn add(ctx: &mut RequestContext<SqliteConnection>, name: &str) -> Result<(), Error> {
-    diesel::insert_into(servers::table)
-        .values((
-            servers::name.eq(name),
-            servers::created_at.eq(oslo_db::utcnow()),
-        ))
-        .execute(ctx.connection()?)?;
+    // created_at = now, as oslo.db's TimestampMixin does.
+    oslo_db::insert_stamped!(ctx.connection()?, servers, servers::name.eq(name))?;
     Ok(())
 }
 
