@@ -999,7 +999,7 @@ fn random_command_lines_over_all_real_filters_decide_as_python_does() {
     heads.dedup();
     vocab.sort();
     vocab.dedup();
-    let mut rng = Lcg(0x5eed_0f_0510);
+    let mut rng = Lcg(0x005e_ed0f_0510);
     let mut cases = Vec::new();
     for _ in 0..3000 {
         let len = 1 + rng.next(7);
