@@ -212,3 +212,76 @@ fn other_users_cannot_connect() {
     let _ = protocol::read_frame(&mut stream);
     server.join().unwrap().unwrap();
 }
+
+/// Our daemon and Python's, each started by its own client on the same configuration: the same status,
+/// output and error output for allowed commands (with standard input, a failing command, a signal).
+#[test]
+fn same_results_as_pythons_daemon() {
+    let venv_bin = match std::env::var_os("OSLO_PYTHON") {
+        Some(p) => PathBuf::from(p)
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/venv/bin"),
+    };
+    let python = venv_bin.join("python");
+    assert!(
+        python.exists(),
+        "the Python reference libraries are missing: run scripts/test.sh --setup"
+    );
+    let (_dir, conf) = setup("");
+    let cases: Vec<(Vec<String>, Option<&[u8]>)> = vec![
+        (words("echoargs a b"), None),
+        (words("echoargs"), Some(b"ignored")),
+        (words("reader"), Some(b"one\ntwo\n")),
+        (words("reader"), None),
+        (words("selfkill"), None),
+    ];
+    let script = r#"
+import json, sys
+from oslo_rootwrap import client
+daemon, conf = sys.argv[1], sys.argv[2]
+cases = json.load(sys.stdin)
+c = client.Client([daemon, conf])
+out = []
+for args, stdin in cases:
+    rc, o, e = c.execute(args, stdin)
+    out.append([rc, o, e])
+c._finalize()
+print(json.dumps(out))
+"#;
+    let request: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(a, s)| serde_json::json!([a, s.map(|b| String::from_utf8_lossy(b).into_owned())]))
+        .collect();
+    let mut child = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(venv_bin.join("oslo-rootwrap-daemon"))
+        .arg(&conf)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(serde_json::to_string(&request).unwrap().as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "Python's client failed: {out:?}");
+    let python: Vec<(i32, String, String)> = serde_json::from_slice(&out.stdout).unwrap();
+
+    let client = Client::new([DAEMON.to_string(), conf.to_string_lossy().into_owned()]);
+    for ((args, stdin), py) in cases.iter().zip(python) {
+        let ours = client.execute(args, *stdin).unwrap();
+        let ours = (
+            ours.code,
+            String::from_utf8_lossy(&ours.stdout).into_owned(),
+            String::from_utf8_lossy(&ours.stderr).into_owned(),
+        );
+        assert_eq!(ours, py, "{args:?}");
+    }
+}
