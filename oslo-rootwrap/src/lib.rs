@@ -101,7 +101,8 @@ impl Rootwrap {
     }
 
     /// Decides, then runs an allowed command with the caller's standard streams; returns its exit status
-    /// ([`SIGNAL_BASE`] plus the signal when a signal killed it).
+    /// ([`SIGNAL_BASE`] plus the signal when a signal killed it). Lowers the process's soft open-files
+    /// limit to `rlimit_nofile` first, as the binary does, so the command inherits it.
     pub fn run(&self, userargs: &[String]) -> Result<i32> {
         let decision = self.decide(userargs)?;
         log_execution(&decision);
