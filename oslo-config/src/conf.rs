@@ -588,19 +588,18 @@ impl ConfigOpts {
                 message: format!("cannot register CLI option `{}`", opt.name),
             });
         }
-        let opts = match group {
-            None => &mut self.default_opts,
-            Some(g) => {
-                &mut self
-                    .groups
-                    .entry(g.to_owned())
-                    .or_insert_with(|| GroupEntry {
-                        group: OptGroup::new(g),
-                        opts: IndexMap::new(),
-                    })
-                    .opts
-            }
-        };
+        if let Some(g) = group
+            && !self.groups.contains_key(g)
+        {
+            self.groups.insert(
+                g.to_owned(),
+                GroupEntry {
+                    group: OptGroup::new(g),
+                    opts: IndexMap::new(),
+                },
+            );
+        }
+        let opts = self.opts_of_mut(group)?;
         if let Some(existing) = opts.get_mut(&opt.dest) {
             if existing.opt.same_as(&opt) {
                 existing.cli |= cli;
@@ -1122,18 +1121,16 @@ impl ConfigOpts {
 
     /// The value of an option and where it came from.
     pub fn resolve(&self, name: &str, group: Option<&str>) -> Result<Resolved, Error> {
-        let ns = match self.state() {
+        match self.state() {
             Some(s) => {
-                let entry = self.find(name, group)?;
-                if entry.opt.mutable {
-                    s.mutable_ns.clone().unwrap_or_else(|| s.ns.clone())
-                } else {
-                    s.ns.clone()
-                }
+                let ns = match &s.mutable_ns {
+                    Some(m) if self.find(name, group)?.opt.mutable => m,
+                    _ => &s.ns,
+                };
+                self.resolve_in(name, group, ns, 0)
             }
-            None => Arc::new(Namespace::default()),
-        };
-        self.resolve_in(name, group, &ns, 0)
+            None => self.resolve_in(name, group, &Namespace::default(), 0),
+        }
     }
 
     fn resolve_in(

@@ -235,19 +235,30 @@ impl IniDocument {
         let Some(section) = self.sections.get_mut(si) else {
             return Ok(());
         };
-        let norm = normalize_section(&section.name);
         let ei = section.entries.len();
+        let value = if p.parts.len() == 1 {
+            p.parts.into_iter().next().unwrap_or_default()
+        } else {
+            p.parts.join("\n")
+        };
         section.entries.push(Entry {
             key: p.key.clone(),
-            value: p.parts.join("\n"),
+            value,
             line: p.line,
         });
-        self.index
-            .entry(norm)
-            .or_default()
-            .entry(p.key)
-            .or_default()
-            .push((si, ei));
+        let keys = match self.index.get_mut(section.name.as_str()) {
+            // `DEFAULT` and already lower-case names are their own normal form: no allocation.
+            Some(keys)
+                if section.name == "DEFAULT" || !section.name.chars().any(char::is_uppercase) =>
+            {
+                keys
+            }
+            _ => self
+                .index
+                .entry(normalize_section(&section.name))
+                .or_default(),
+        };
+        keys.entry(p.key).or_default().push((si, ei));
         Ok(())
     }
 
