@@ -469,6 +469,10 @@ fn printed_trees_agree_with_python() {
         "http://example.com/%(x)s",
         "rule:a:b:c",
         "NOT (role:a OR role:b)",
+        "(\"a:b\")",
+        "(role:a and 'x:y')",
+        "('x:y' and role:a)",
+        "not ( role:a",
     ] {
         values.push(json!(odd));
     }
