@@ -418,9 +418,20 @@ fn compare(py: &Value, rs: &Value, order: Order) {
             lines(&rs["log"])
         );
     } else {
+        // Which failures a revert sees depends on which concurrent failure is processed first (racy in
+        // Python as here): compare the rest.
+        let strip = |log: &Value| -> Value {
+            let mut log = log.clone();
+            for e in log.as_array_mut().into_iter().flatten() {
+                if let Some(o) = e.as_object_mut() {
+                    o.remove("flow_failures");
+                }
+            }
+            log
+        };
         assert_eq!(
-            sorted(&rs["log"]),
-            sorted(&py["log"]),
+            sorted(&strip(&rs["log"])),
+            sorted(&strip(&py["log"])),
             "call log (as a set)"
         );
     }
@@ -1107,6 +1118,8 @@ impl Rng {
 fn random_flow(rng: &mut Rng, depth: usize, next: &mut usize, outer: Option<String>) -> Value {
     *next += 1;
     let id = *next;
+    // Linear patterns only: Python runs unordered and graph members in set order, so their calls (and
+    // which failures a revert sees) differ from run to run.
     let mut flow = json!({"type": "linear", "name": format!("f{id}"), "items": []});
     let mut provided = outer;
     if rng.chance(if depth == 0 { 40 } else { 60 }) {
@@ -1178,4 +1191,29 @@ fn random_linear_flows_with_retries_match_python() {
     // The generator must exercise every ending, not only successes.
     eprintln!("flow endings: {ends:?}");
     assert!(ends.len() >= 3, "too little variety: {ends:?}");
+}
+
+/// Debugging aid: `TASKFLOW_SPEC=file.json cargo test ... explain_spec -- --ignored --nocapture` prints
+/// what both sides did for one spec.
+#[test]
+#[ignore = "debugging aid, run by hand with TASKFLOW_SPEC set"]
+fn explain_spec() {
+    let Ok(path) = std::env::var("TASKFLOW_SPEC") else {
+        return;
+    };
+    let spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let py = oslo_tests::run_python_json(ORACLE, &spec.to_string());
+    let rs = run_rust(&spec);
+    for (side, v) in [("python", &py), ("rust", &rs)] {
+        println!("== {side}\n{}", lines(&v["log"]));
+        for r in v["runs"].as_array().unwrap() {
+            println!(
+                "{}\n{} {} {}",
+                lines(&r["transitions"]),
+                r["flow_state"],
+                r["atoms"],
+                r["error"]
+            );
+        }
+    }
 }
