@@ -389,3 +389,51 @@ fn suspending_a_parallel_engine_cancels_queued_tasks() {
     assert_eq!(e.flow_state(), State::Success);
     assert_eq!(ran.load(Ordering::SeqCst), 6, "each task ran exactly once");
 }
+
+#[test]
+fn graph_flow_errors() {
+    let t = |name: &str| fn_task(name, |_| Ok(json!(1)));
+    // A cycle through inferred edges: b needs a's x, a needs b's y.
+    let mut g = Flow::graph("g");
+    g.add(t("a").requires(["y"]).provides("x")).unwrap();
+    assert!(matches!(
+        g.add(t("b").requires(["x"]).provides("y")),
+        Err(Error::Cycle)
+    ));
+    assert_eq!(g.len(), 1, "nothing is added on error");
+    // Two providers of what a new item requires.
+    let mut g = Flow::graph("g");
+    g.add(t("p1").provides("x"))
+        .unwrap()
+        .add(t("p2").provides("x"))
+        .unwrap();
+    match g.add(t("c").requires(["x"])) {
+        Err(Error::AmbiguousDependency {
+            node,
+            providers,
+            symbol,
+        }) => {
+            assert_eq!((node.as_str(), symbol.as_str()), ("c", "x"));
+            assert_eq!(providers, ["p1", "p2"]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Links name existing items, only in graph flows, and never close a cycle.
+    let mut g = Flow::graph("g");
+    g.add(t("a")).unwrap().add(t("b")).unwrap();
+    assert!(matches!(g.link("a", "nope"), Err(Error::NodeNotFound(..))));
+    g.link("a", "b").unwrap();
+    assert!(matches!(g.link("b", "a"), Err(Error::Cycle)));
+    assert!(matches!(g.link("a", "a"), Err(Error::Cycle)));
+    assert!(Flow::linear("l").link("a", "b").is_err());
+    // Without inference, nothing is linked and the requirement stays the flow's.
+    let mut g = Flow::graph("g");
+    g.add(t("p").provides("x")).unwrap();
+    g.add_resolving(t("c").requires(["x"]), false, false)
+        .unwrap();
+    assert!(g.requires().contains("x"));
+    // Duplicate names are found at compile time.
+    let mut f = Flow::linear("f");
+    f.add(t("same")).unwrap().add(t("same")).unwrap();
+    assert!(matches!(Engine::load(f), Err(Error::Duplicate(names)) if names == ["same"]));
+}
