@@ -378,3 +378,110 @@ fn missing_namespace_is_an_error() {
     );
     assert_eq!(code, 2);
 }
+
+fn registered_rules() -> Vec<RuleDefault> {
+    rust_rules(&spec()).remove("demo").unwrap()
+}
+
+oslo_policy::register_policies!("oslo-rs-test", registered_rules);
+
+fn registered_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("oslo-rs-policy-tools-{}", std::process::id()))
+}
+
+fn registered_enforcer() -> Enforcer {
+    let dir = registered_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = policy_file(&dir, POLICY);
+    enforcer(&file)
+}
+
+oslo_policy::register_enforcer!("oslo-rs-test", registered_enforcer);
+
+/// The command-line functions find the namespaces registered in the binary, as Python's tools find
+/// entry points.
+#[test]
+fn tools_find_registered_namespaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("sample.yaml");
+    let code = tools::sample_generator(
+        [
+            "g",
+            "--namespace",
+            "oslo-rs-test",
+            "--output-file",
+            out_file.to_str().unwrap(),
+        ]
+        .map(Into::into),
+        &mut std::io::sink(),
+        &mut std::io::sink(),
+    );
+    assert_eq!(code, 0);
+    let mut policies = BTreeMap::new();
+    policies.insert("oslo-rs-test".to_string(), registered_rules());
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap(),
+        tools::format_sample(&policies, false)
+    );
+
+    let mut out = Vec::new();
+    assert_eq!(
+        tools::policy_generator(
+            ["g", "--namespace", "oslo-rs-test"].map(Into::into),
+            &mut out,
+            &mut std::io::sink()
+        ),
+        0
+    );
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        tools::format_policy(&registered_enforcer()).unwrap()
+    );
+
+    let mut out = Vec::new();
+    assert_eq!(
+        tools::list_redundant(
+            ["r", "--namespace", "oslo-rs-test"].map(Into::into),
+            &mut out,
+            &mut std::io::sink()
+        ),
+        0
+    );
+    assert!(String::from_utf8(out).unwrap().contains("\"demo:get\""));
+
+    let mut out = Vec::new();
+    assert_eq!(
+        tools::validator(
+            ["v", "--namespace", "oslo-rs-test"].map(Into::into),
+            &mut out,
+            &mut std::io::sink()
+        ),
+        1
+    );
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .contains("Unknown rule found in policy file: unknown:rule")
+    );
+
+    let old = dir.path().join("old.yaml");
+    std::fs::write(&old, "\"demo:old_get\": \"role:custom\"\n").unwrap();
+    let mut out = Vec::new();
+    let code = tools::policy_upgrade(
+        [
+            "u",
+            "--namespace",
+            "oslo-rs-test",
+            "--policy",
+            old.to_str().unwrap(),
+        ]
+        .map(Into::into),
+        &mut out,
+        &mut std::io::sink(),
+    );
+    assert_eq!(
+        (code, String::from_utf8(out).unwrap()),
+        (0, "demo:get: role:custom\n".to_string())
+    );
+    let _ = std::fs::remove_dir_all(registered_dir());
+}
