@@ -437,3 +437,20 @@ fn graph_flow_errors() {
     f.add(t("same")).unwrap().add(t("same")).unwrap();
     assert!(matches!(Engine::load(f), Err(Error::Duplicate(names)) if names == ["same"]));
 }
+
+#[test]
+fn engines_and_flows_can_move_between_threads() {
+    fn send<T: Send + 'static>(_: &T) {}
+    let mut f = Flow::linear("f");
+    f.add(fn_task("t", |_| Ok(json!(1))).provides("x")).unwrap();
+    send(&f);
+    let mut e = Engine::load(f).unwrap();
+    send(&e);
+    let e = std::thread::spawn(move || {
+        e.run().unwrap();
+        e
+    })
+    .join()
+    .unwrap();
+    assert_eq!(e.fetch("x").unwrap(), json!(1));
+}
