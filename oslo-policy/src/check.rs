@@ -16,6 +16,9 @@ use crate::python::{self, Template};
 
 /// How deep a `rule:` reference chain may go before evaluation stops with an error.
 pub(crate) const MAX_RULE_DEPTH: usize = 100;
+/// How deep evaluation may go, counting nested checks and `rule:` hops together (Python's recursion
+/// limit stops it at a few hundred).
+pub(crate) const MAX_EVAL_DEPTH: usize = 500;
 /// How many checks one evaluation may run before it stops with an error (rules that refer to other
 /// rules several times can otherwise take exponential time).
 pub(crate) const MAX_STEPS: u32 = 1_000_000;
@@ -233,6 +236,18 @@ impl Check {
         if cx.steps > MAX_STEPS {
             return Err(format!("evaluation took more than {MAX_STEPS} steps"));
         }
+        // Nesting inside a rule is bounded at parse time, `rule:` hops here; together they could still
+        // go deep enough to overflow the stack, so the total is bounded too.
+        if cx.depth >= MAX_EVAL_DEPTH {
+            return Err(format!("rules nest deeper than {MAX_EVAL_DEPTH} levels"));
+        }
+        cx.depth += 1;
+        let r = self.eval_node(cx);
+        cx.depth -= 1;
+        r
+    }
+
+    fn eval_node<'r>(&'r self, cx: &mut EvalCx<'r, '_>) -> Result<bool, String> {
         match self {
             Check::True => Ok(true),
             Check::False => Ok(false),
@@ -466,6 +481,7 @@ pub(crate) struct EvalCx<'r, 'd> {
     pub(crate) remote: Option<&'d crate::remote::RemoteConfig>,
     stack: Vec<&'r str>,
     steps: u32,
+    depth: usize,
 }
 
 impl<'r, 'd> EvalCx<'r, 'd> {
@@ -483,6 +499,7 @@ impl<'r, 'd> EvalCx<'r, 'd> {
             remote: None,
             stack: Vec::new(),
             steps: 0,
+            depth: 0,
         }
     }
 

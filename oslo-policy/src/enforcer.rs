@@ -876,7 +876,17 @@ fn cycles<'a>(
     check: &'a Check,
     seen: &mut Vec<&'a str>,
 ) -> bool {
-    if seen.len() > crate::check::MAX_RULE_DEPTH {
+    cycles_at(rules, check, seen, 0)
+}
+
+fn cycles_at<'a>(
+    rules: &'a HashMap<String, Check>,
+    check: &'a Check,
+    seen: &mut Vec<&'a str>,
+    depth: usize,
+) -> bool {
+    // Too deep to tell is reported as a cycle: evaluation would fail there too.
+    if seen.len() > crate::check::MAX_RULE_DEPTH || depth > crate::check::MAX_EVAL_DEPTH {
         return true;
     }
     match check {
@@ -885,13 +895,15 @@ fn cycles<'a>(
                 return true;
             }
             seen.push(name);
-            let found = rules.get(name).is_some_and(|c| cycles(rules, c, seen));
+            let found = rules
+                .get(name)
+                .is_some_and(|c| cycles_at(rules, c, seen, depth + 1));
             seen.pop();
             found
         }
         Check::And(cs) | Check::Or(cs) => cs.iter().any(|c| {
             let mut copy = seen.clone();
-            cycles(rules, c, &mut copy)
+            cycles_at(rules, c, &mut copy, depth + 1)
         }),
         _ => false,
     }
