@@ -342,3 +342,24 @@ fn deep_rule_chains_do_not_overflow() {
     assert_eq!(nots, (true, Some(true)));
     assert_eq!(ands, (true, Some(false)));
 }
+
+#[test]
+fn a_bad_edit_fails_once_then_the_old_rules_stay() {
+    // As oslo: the failed load is reported by the call that sees the change; the file's time is
+    // recorded, so later calls keep the rules of the last good load until the file changes again.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    write(&file, "\"a\": \"@\"\n");
+    let e = Enforcer::builder().policy_file(&file).build();
+    assert!(e.enforce("a", &json!({}), &json!({})).unwrap());
+    write(&file, "\"a\": [unclosed\n");
+    touch_later(&file, 5);
+    assert!(matches!(
+        e.enforce("a", &json!({}), &json!({})),
+        Err(Error::File { .. })
+    ));
+    assert!(e.enforce("a", &json!({}), &json!({})).unwrap());
+    write(&file, "\"a\": \"!\"\n");
+    touch_later(&file, 10);
+    assert!(!e.enforce("a", &json!({}), &json!({})).unwrap());
+}
