@@ -150,5 +150,8 @@ fn main() {
         lazy_rate / py_rate
     );
     println!("allowed per mille: ours {ours_allowed}, python {py_allowed}");
-    assert_eq!(ours_allowed as u64, py_allowed, "both sides must decide the same");
+    assert_eq!(
+        ours_allowed as u64, py_allowed,
+        "both sides must decide the same"
+    );
 }
