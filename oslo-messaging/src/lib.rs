@@ -26,6 +26,10 @@ pub use transport::Transport;
 pub use url::{TransportHost, TransportUrl};
 pub use version::is_compatible as version_is_compatible;
 
+/// The `lapin` crate the `rabbit://` transport runs on (for code that also speaks AMQP directly).
+#[cfg(feature = "rabbit")]
+pub use lapin;
+
 /// A request context: the caller's identity and request ids, sent along with every message as
 /// `_context_<key>` fields.
 pub type Context = serde_json::Map<String, serde_json::Value>;

@@ -356,13 +356,20 @@ fn tokio_sleep(secs: f64) -> impl std::future::Future<Output = ()> {
     })
 }
 
-fn rabbit() -> Option<String> {
-    server_url(Server::Rabbit)
+/// The broker's URL and a shared lock that the broker-restarting fault tests take exclusively.
+fn rabbit() -> Option<(String, std::fs::File)> {
+    let url = server_url(Server::Rabbit)?;
+    let lock = std::fs::File::create(std::env::temp_dir().join("oslo-rs-rabbit-tests.lock"))
+        .expect("lock file");
+    lock.lock_shared().expect("take the broker lock");
+    Some((url, lock))
 }
 
 #[test]
 fn rust_and_python_clients_get_the_same_from_a_python_server() {
-    let Some(url) = rabbit() else { return };
+    let Some((url, _lock)) = rabbit() else {
+        return;
+    };
     let topic = unique("interop_pysrv");
     let py = Py::spawn(PY_SERVER, &[&url, &topic, "py1"]);
     py.expect_ready();
@@ -403,7 +410,9 @@ fn rust_and_python_clients_get_the_same_from_a_python_server() {
 
 #[test]
 fn a_python_client_gets_the_same_from_rust_and_python_servers() {
-    let Some(url) = rabbit() else { return };
+    let Some((url, _lock)) = rabbit() else {
+        return;
+    };
     let py_topic = unique("interop_ref");
     let rs_topic = unique("interop_rssrv");
     let py = Py::spawn(PY_SERVER, &[&url, &py_topic, "srv"]);
@@ -465,7 +474,9 @@ fn rust_notification_listener(
 
 #[test]
 fn notifications_from_python_reach_our_listener() {
-    let Some(url) = rabbit() else { return };
+    let Some((url, _lock)) = rabbit() else {
+        return;
+    };
     for driver in ["messagingv2", "messaging"] {
         let topic = unique("interop_py_notif");
         let rt = Runtime::new(2).unwrap();
@@ -508,7 +519,9 @@ fn notifications_from_python_reach_our_listener() {
 
 #[test]
 fn notifications_from_us_reach_a_python_listener() {
-    let Some(url) = rabbit() else { return };
+    let Some((url, _lock)) = rabbit() else {
+        return;
+    };
     for driver in ["messagingv2", "messaging"] {
         let topic = unique("interop_rs_notif");
         let pool = unique("pool");
@@ -612,7 +625,9 @@ fn normalise(body: &str) -> String {
 
 #[test]
 fn our_requests_are_laid_out_as_pythons() {
-    let Some(url) = rabbit() else { return };
+    let Some((url, _lock)) = rabbit() else {
+        return;
+    };
     let mut captured = Vec::new();
     for mode in ["python", "rust"] {
         let topic = unique("interop_wire");
@@ -737,5 +752,95 @@ impl Py {
         let mut s = stdin;
         s.write_all(b"go\n").expect("write to the Python helper");
         s.flush().expect("flush");
+    }
+}
+
+/// Python and Rust servers on the same topic, with the default options and with quorum queues: each side
+/// declares the same queues and exchanges (a difference would fail the declaration), calls reach either,
+/// server-directed calls reach the one named, and a fanout reaches both.
+#[test]
+fn python_and_rust_servers_share_a_topic() {
+    let Some((url, _lock)) = rabbit() else {
+        return;
+    };
+    let quorum = format!("{url}?rabbit_quorum_queue=true&rabbit_transient_quorum_queue=true");
+    for (i, url) in [url.clone(), quorum].iter().enumerate() {
+        let topic = unique("interop_shared");
+        // Quorum queues make the control exchange durable: give that run its own exchange.
+        let exchange = if i == 0 {
+            "openstack".to_owned()
+        } else {
+            unique("interop_quorum")
+        };
+        let py = Py::spawn_with_exchange(url, &topic, "py1", &exchange);
+        py.expect_ready();
+        let rt = Runtime::new(2).unwrap();
+        let (casts_tx, casts) = std_mpsc::channel();
+        let t = rt
+            .block_on(async { Transport::builder(url).control_exchange(&exchange).build() })
+            .unwrap();
+        let mut builder = RpcServer::builder(t.clone(), Target::topic(&topic).with_server("rs1"));
+        for e in rust_server_endpoints("rs1", casts_tx) {
+            builder = builder.endpoint(e);
+        }
+        let server = builder.build().unwrap();
+        rt.block_on(server.start())
+            .expect("our server declares what the Python server declared");
+        rt.block_on(async {
+            let c = RpcClient::builder(t.clone(), Target::topic(&topic))
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap();
+            for name in ["py1", "rs1"] {
+                let who: String = c
+                    .prepare()
+                    .server(name)
+                    .build()
+                    .unwrap()
+                    .call(&Context::new(), "whoami", json!({}))
+                    .await
+                    .unwrap();
+                assert_eq!(who, name);
+            }
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..20 {
+                seen.insert(
+                    c.call::<String>(&Context::new(), "whoami", json!({}))
+                        .await
+                        .unwrap(),
+                );
+            }
+            assert_eq!(
+                seen.len(),
+                2,
+                "calls to the topic reach both servers: {seen:?}"
+            );
+            c.prepare()
+                .fanout(true)
+                .build()
+                .unwrap()
+                .cast(&Context::new(), "record", json!({"i": 7}))
+                .await
+                .unwrap();
+        });
+        assert_eq!(casts.recv_timeout(Duration::from_secs(20)).unwrap()["i"], 7);
+        assert_eq!(py.next(20)[2]["i"], 7);
+        rt.block_on(async {
+            server.stop().await;
+            server.wait().await;
+        });
+        py.finish();
+    }
+}
+
+impl Py {
+    /// The Python RPC server of [`PY_SERVER`], with `control_exchange` set.
+    fn spawn_with_exchange(url: &str, topic: &str, name: &str, exchange: &str) -> Py {
+        let body = PY_SERVER.replacen(
+            "t = om.get_rpc_transport(cfg.CONF, url=url)",
+            &format!("om.set_transport_defaults('{exchange}')\nt = om.get_rpc_transport(cfg.CONF, url=url)"),
+            1,
+        );
+        Py::spawn(&body, &[url, topic, name])
     }
 }

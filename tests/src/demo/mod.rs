@@ -5,6 +5,8 @@
 
 // One line per crate, in the order of `PARTS`.
 // --- parts ---
+#[cfg(feature = "messaging")]
+pub mod messaging;
 #[cfg(feature = "taskflow")]
 pub mod taskflow;
 #[cfg(feature = "policy")]
@@ -51,6 +53,11 @@ pub const PARTS: &[Part] = &[
     },
 
     // --- oslo-messaging part ---
+    #[cfg(feature = "messaging")]
+    Part {
+        name: "messaging",
+        run: messaging::run,
+    },
 
     // --- oslo-db part ---
     #[cfg(feature = "db")]

@@ -41,6 +41,9 @@ use crate::{Error, Result, Target, TransportUrl};
 
 const CHANNEL_DEPTH: usize = 64;
 
+/// How long opening a connection (TCP, AMQP handshake, login) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -312,11 +315,22 @@ impl Inner {
         let uri = self.uris.get(i).cloned().unwrap_or_default();
         let host = format!("{}:{}", uri.authority.host, uri.authority.port);
         let props = ConnectionProperties::default().with_connection_name(connection_name().into());
-        let conn = Connection::connect_uri(uri, props)
-            .await
-            .map_err(|e| Error::Connection {
-                reason: format!("cannot connect to `{host}`: {e}"),
-            })?;
+        let connect = Connection::connect_uri(uri, props);
+        let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                return Err(Error::Connection {
+                    reason: format!("cannot connect to `{host}`: {e}"),
+                });
+            }
+            Err(_) => {
+                return Err(Error::Connection {
+                    reason: format!(
+                        "cannot connect to `{host}`: no answer within {CONNECT_TIMEOUT:?}"
+                    ),
+                });
+            }
+        };
         let channel = conn.create_channel().await.map_err(amqp)?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -555,7 +569,15 @@ where
     F: FnMut(Delivery, Arc<Chan>) -> Fut + Send + 'static,
     Fut: Future<Output = bool> + Send,
 {
-    let first = open_consumer(&inner, &spec).await?;
+    // The first subscription tries every host once (failing over as it goes) before giving up.
+    let mut first = open_consumer(&inner, &spec).await;
+    for _ in 1..inner.uris.len() {
+        if first.is_ok() {
+            break;
+        }
+        first = open_consumer(&inner, &spec).await;
+    }
+    let first = first?;
     let (ready_tx, ready_rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let mut current = Some(first);
@@ -870,24 +892,37 @@ impl Driver for RabbitDriver {
                 unique_id: new_hex_id(),
             };
             let body = wire::envelope(&wire::encode_request(&msg.message, &meta, &msg.ctxt)?)?;
-            let returned = self
-                .inner
-                .publish(
-                    &decls,
-                    &exchange,
-                    &key,
-                    &body,
-                    properties(Some(call.timeout)),
-                    opts.at_least_once,
-                    opts.retry,
-                )
-                .await?;
+            // The whole call, reconnections included, stays within its timeout.
+            let start = tokio::time::Instant::now();
+            let publish = self.inner.publish(
+                &decls,
+                &exchange,
+                &key,
+                &body,
+                properties(Some(call.timeout)),
+                opts.at_least_once,
+                opts.retry,
+            );
+            let returned = match tokio::time::timeout(call.timeout, publish).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(Error::Timeout {
+                        msg_id,
+                        topic: key,
+                        elapsed: start.elapsed(),
+                    });
+                }
+            };
             if returned {
                 return Err(Error::Undeliverable {
                     exchange,
                     routing_key: key,
                 });
             }
+            let call = CallOptions {
+                timeout: call.timeout.saturating_sub(start.elapsed()),
+                ..call
+            };
             wait_for_reply(&mut rx, &msg_id, &key, call).await
         })
     }
