@@ -307,11 +307,19 @@ fn group_label(group: Option<&str>) -> String {
 
 /// The `OS_<GROUP>__<DEST>` variable of an option.
 pub fn env_var_name(group: Option<&str>, dest: &str) -> String {
-    format!(
-        "OS_{}__{}",
-        group.unwrap_or("DEFAULT").to_uppercase(),
-        dest.to_uppercase()
-    )
+    let group = group.unwrap_or("DEFAULT");
+    let mut out = String::with_capacity(5 + group.len() + dest.len());
+    out.push_str("OS_");
+    if group.is_ascii() && dest.is_ascii() {
+        out.extend(group.chars().map(|c| c.to_ascii_uppercase()));
+        out.push_str("__");
+        out.extend(dest.chars().map(|c| c.to_ascii_uppercase()));
+    } else {
+        out.push_str(&group.to_uppercase());
+        out.push_str("__");
+        out.push_str(&dest.to_uppercase());
+    }
+    out
 }
 
 fn config_search_dirs(home: Option<&Path>, project: Option<&str>) -> Vec<PathBuf> {
@@ -877,7 +885,7 @@ impl ConfigOpts {
                             .unwrap_or(Location::OptDefault),
                     ),
                 };
-                self.convert_at(opt, group, &raw, loc, &state.ns, 0)?;
+                self.convert_at(opt, group, &raw, &loc, &state.ns, 0)?;
             }
         }
         for (group, opt) in self.all_opts() {
@@ -889,7 +897,7 @@ impl ConfigOpts {
                         .as_ref()
                         .map(|s| s.ns.clone())
                         .unwrap_or_default();
-                    self.convert_at(opt, group, d, Location::OptDefault, &ns, 0)?;
+                    self.convert_at(opt, group, d, &Location::OptDefault, &ns, 0)?;
                 }
             }
             if opt.is_required() {
@@ -1224,7 +1232,7 @@ impl ConfigOpts {
                     )
                 });
             }
-            let value = self.convert_at(opt, group, &raw, loc.clone(), ns, depth)?;
+            let value = self.convert_at(opt, group, &raw, &loc, ns, depth)?;
             return Ok(Resolved {
                 value,
                 location: Some(loc),
@@ -1238,7 +1246,7 @@ impl ConfigOpts {
             });
         }
         if let Some(d) = &opt.default {
-            let value = self.convert_at(opt, group, d, Location::OptDefault, ns, depth)?;
+            let value = self.convert_at(opt, group, d, &Location::OptDefault, ns, depth)?;
             return Ok(Resolved {
                 value,
                 location: Some(Location::OptDefault),
@@ -1288,13 +1296,19 @@ impl ConfigOpts {
         opt: &Opt,
         group: Option<&str>,
         raw: &Value,
-        location: Location,
+        location: &Location,
         ns: &Namespace,
         depth: usize,
     ) -> Result<Option<Value>, Error> {
-        let substituted = self.substitute_value(raw, group, ns, depth)?;
-        convert(&opt.ty, opt.multi, &substituted).map_err(|reason| {
-            if location == Location::OptDefault {
+        let substituted;
+        let value = if has_dollar(raw) {
+            substituted = self.substitute_value(raw, group, ns, depth)?;
+            &substituted
+        } else {
+            raw
+        };
+        convert(&opt.ty, opt.multi, value).map_err(|reason| {
+            if *location == Location::OptDefault {
                 Error::InvalidDefault {
                     name: opt.name.clone(),
                     value: py_str(raw),
@@ -1305,7 +1319,7 @@ impl ConfigOpts {
                 Error::InvalidValue {
                     name: opt.name.clone(),
                     group: group_label(group),
-                    location,
+                    location: location.clone(),
                     reason,
                 }
             }
@@ -1842,6 +1856,16 @@ impl ConfigOpts {
                 tracing::Level::TRACE => tracing::trace!(target: "oslo_config", "{line}"),
             }
         }
+    }
+}
+
+/// Whether a value holds a `$` anywhere (else interpolation has nothing to do).
+fn has_dollar(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('$'),
+        Value::List(items) => items.iter().any(has_dollar),
+        Value::Dict(m) => m.iter().any(|(k, v)| k.contains('$') || has_dollar(v)),
+        _ => false,
     }
 }
 

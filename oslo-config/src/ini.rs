@@ -129,7 +129,7 @@ pub(crate) fn py_repr(s: &str) -> String {
 
 struct Pending {
     key: String,
-    parts: Vec<String>,
+    value: String,
     line: usize,
 }
 
@@ -154,7 +154,10 @@ impl IniDocument {
             }
             if line.starts_with([' ', '\t']) {
                 match pending.as_mut() {
-                    Some(p) => p.parts.push(line.trim_start_matches(py_space).to_owned()),
+                    Some(p) => {
+                        p.value.push('\n');
+                        p.value.push_str(line.trim_start_matches(py_space));
+                    }
                     None => {
                         return Err(IniError {
                             line: lineno,
@@ -212,7 +215,7 @@ impl IniDocument {
                 }
                 pending = Some(Pending {
                     key: key.to_owned(),
-                    parts: vec![value.to_owned()],
+                    value: value.to_owned(),
                     line: lineno,
                 });
             }
@@ -236,14 +239,9 @@ impl IniDocument {
             return Ok(());
         };
         let ei = section.entries.len();
-        let value = if p.parts.len() == 1 {
-            p.parts.into_iter().next().unwrap_or_default()
-        } else {
-            p.parts.join("\n")
-        };
         section.entries.push(Entry {
             key: p.key.clone(),
-            value,
+            value: p.value,
             line: p.line,
         });
         let keys = match self.index.get_mut(section.name.as_str()) {

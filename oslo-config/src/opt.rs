@@ -487,6 +487,12 @@ impl Opt {
     /// Every old name/group the option is read under, in oslo's lookup order: the `deprecated_opt`s (each
     /// dashed name followed by its underscore form), then `deprecated_name`/`deprecated_group`.
     pub fn all_deprecated(&self) -> Vec<DeprecatedOpt> {
+        if self.deprecated_opts.is_empty()
+            && self.deprecated_name.is_none()
+            && self.deprecated_group.is_none()
+        {
+            return Vec::new();
+        }
         let mut out = self.deprecated_opts.clone();
         for o in &self.deprecated_opts {
             if let Some(n) = &o.name
@@ -577,7 +583,7 @@ impl Opt {
 
 /// Whether a string default refers to another option (`$x`, not `$$` or `\$`).
 pub(crate) fn is_reference(s: &str) -> bool {
-    s.replace("\\$", "").replace("$$", "").contains('$')
+    s.contains('$') && s.replace("\\$", "").replace("$$", "").contains('$')
 }
 
 /// A group of options, with its help (oslo's `OptGroup`).
