@@ -83,6 +83,15 @@ fn establish<C: Connection>(url: &DbUrl) -> Result<C, Error> {
             url: url.to_string(),
             reason,
         },
+        // SQLite cannot create the file (its directory is missing): oslo.db's DBNonExistentDatabase.
+        Error::Connection { message }
+            if url.backend() == BackendKind::Sqlite
+                && message.to_ascii_lowercase().contains("unable to open") =>
+        {
+            Error::NonExistentDatabase {
+                database: url.database().unwrap_or_default(),
+            }
+        }
         other => other,
     })
 }

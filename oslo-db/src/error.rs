@@ -389,6 +389,26 @@ fn translate_database(
     message: String,
     full: &str,
 ) -> Error {
+    // Some paths (MySQL's `batch_execute`, SQL run as text) leave the kind unknown: the message says.
+    let by_message;
+    let kind = if matches!(kind, DatabaseErrorKind::Unknown) {
+        by_message = if MY_DUP.is_match(&message)
+            || SQLITE_UNIQUE.is_match(&message)
+            || SQLITE_UNIQUE_OLD.is_match(&message)
+            || PG_DUP.is_match(&message)
+        {
+            DatabaseErrorKind::UniqueViolation
+        } else if MY_FK.is_match(&message) || PG_FK.is_match(&message) {
+            DatabaseErrorKind::ForeignKeyViolation
+        } else if PG_CHECK.is_match(&message) || SQLITE_CHECK.is_match(&message) {
+            DatabaseErrorKind::CheckViolation
+        } else {
+            DatabaseErrorKind::Unknown
+        };
+        &by_message
+    } else {
+        kind
+    };
     match kind {
         DatabaseErrorKind::UniqueViolation => {
             if let Some(c) = SQLITE_UNIQUE.captures(&message) {

@@ -21,9 +21,7 @@ mod url;
 pub use backend::DbConnection;
 pub use error::Error;
 pub use facade::{Facade, Mode, RequestContext, Scope, TransactionContext, TransactionSlot};
-pub use models::{
-    Filter, ModelQuery, ProjectFilter, ReadDeleted, SoftDelete, utcnow,
-};
+pub use models::{Filter, ModelQuery, ProjectFilter, ReadDeleted, SoftDelete, utcnow};
 pub use options::DatabaseOptions;
 #[doc(hidden)]
 pub use paginate::{__Keyset, __directions, __keyset_condition};

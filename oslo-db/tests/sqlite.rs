@@ -203,3 +203,13 @@ fn a_panic_in_a_scope_does_not_leak_the_transaction() {
         .unwrap();
     assert_eq!(f.reader().run(|c| count(c, "t")).unwrap(), 1);
 }
+
+#[test]
+fn a_database_in_a_missing_directory_does_not_exist() {
+    let err =
+        Facade::<C>::new(DatabaseOptions::new("sqlite:////nonexistent-oslo-dir/x.db")).unwrap_err();
+    assert!(
+        matches!(&err, Error::NonExistentDatabase { database } if database == "/nonexistent-oslo-dir/x.db"),
+        "{err:?}"
+    );
+}
