@@ -543,6 +543,11 @@ impl Inner {
                             Err(Ok(why)) => {
                                 if why != NACK_NO_TARGET {
                                     refused_all = false;
+                                    last = Some(Error::DeliveryFailure {
+                                        reason: format!(
+                                            "the server at `{addr}` refused the message ({why}: its queue is full)"
+                                        ),
+                                    });
                                 }
                             }
                             Err(Err(e)) => {
