@@ -182,11 +182,85 @@ mod mysql_session {
             mode.contains("STRICT_ALL_TABLES") && mode.contains("STRICT_TRANS_TABLES"),
             "{mode}"
         );
-        let Some(db) =
-            crate::db_common::database::<diesel::MysqlConnection>(|o| o.mysql_sql_mode("ANSI_QUOTES"))
-        else {
+        let Some(db) = crate::db_common::database::<diesel::MysqlConnection>(|o| {
+            o.mysql_sql_mode("ANSI_QUOTES")
+        }) else {
             return;
         };
         assert_eq!(session_mode(&db), "ANSI_QUOTES");
+    }
+}
+
+#[cfg(feature = "db-servers")]
+mod server_pool {
+    use std::time::Duration;
+
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::BigInt;
+    use oslo_db::diesel::prelude::*;
+    use oslo_db::{BackendKind, DbConnection, Error, Facade};
+
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = BigInt)]
+        pid: i64,
+    }
+
+    fn pid<C: DbConnection + diesel::connection::LoadConnection>(f: &Facade<C>) -> i64
+    where
+        Pid: diesel::deserialize::QueryableByName<C::Backend>,
+        diesel::query_builder::SqlQuery: diesel::query_builder::QueryFragment<C::Backend>,
+    {
+        let sql = match C::BACKEND {
+            BackendKind::Postgres => "SELECT pg_backend_pid()::bigint AS pid",
+            _ => "SELECT CAST(CONNECTION_ID() AS SIGNED) AS pid",
+        };
+        f.reader()
+            .run(|c| Ok::<_, Error>(diesel::sql_query(sql).get_result::<Pid>(c)?.pid))
+            .unwrap()
+    }
+
+    macro_rules! pool_tests {
+        ($($m:ident: $conn:ty;)*) => {$(
+            mod $m {
+                use super::*;
+                type C = $conn;
+
+                #[test]
+                fn connections_are_recycled_and_dead_ones_replaced() {
+                    let Some(db) = crate::db_common::database::<C>(|o| o) else { return };
+                    let url = db.url();
+                    let f = Facade::<C>::new(
+                        oslo_db::DatabaseOptions::new(url.clone())
+                            .max_pool_size(1)
+                            .connection_recycle_time(Duration::from_millis(300))
+                            .pool_pre_ping_after(Duration::from_millis(10)),
+                    )
+                    .unwrap();
+                    let first = pid(&f);
+                    assert_eq!(pid(&f), first, "the pooled connection is reused");
+                    std::thread::sleep(Duration::from_millis(400));
+                    let second = pid(&f);
+                    assert_ne!(second, first, "an old connection is recycled");
+
+                    // The server drops the pooled connection; the ping at checkout notices and the
+                    // pool opens another, without an error to the caller.
+                    let kill = match C::BACKEND {
+                        BackendKind::Postgres => format!("SELECT pg_terminate_backend({second})"),
+                        _ => format!("KILL {second}"),
+                    };
+                    let admin = Facade::<C>::new(oslo_db::DatabaseOptions::new(url)).unwrap();
+                    admin.writer().run(|c| c.batch_execute(&kill).map_err(Error::from)).unwrap();
+                    std::thread::sleep(Duration::from_millis(100));
+                    let third = pid(&f);
+                    assert_ne!(third, second);
+                }
+            }
+        )*};
+    }
+
+    pool_tests! {
+        postgres: diesel::PgConnection;
+        mysql: diesel::MysqlConnection;
     }
 }
