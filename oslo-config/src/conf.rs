@@ -149,7 +149,7 @@ impl ParseArgs {
 /// Where `OS_<GROUP>__<OPT>` variables are read from.
 #[derive(Debug, Clone, Default)]
 pub enum EnvSource {
-    /// The process environment, read at each access as oslo does.
+    /// The process environment: its `OS_*` variables as they are when parsing (and reloading).
     #[default]
     Process,
     /// A fixed set of variables (for tests and embedding).
@@ -246,6 +246,8 @@ struct State {
     ns: Arc<Namespace>,
     mutable_ns: Option<Arc<Namespace>>,
     sub: Option<ChosenSubCommand>,
+    /// The process's `OS_*` variables, read when parsing (and reloading).
+    process_env: HashMap<String, String>,
 }
 
 /// The options of a program and the values they resolve to (oslo's `ConfigOpts`).
@@ -855,6 +857,7 @@ impl ConfigOpts {
             ns: Arc::new(ns),
             mutable_ns: None,
             sub,
+            process_env: process_os_vars(),
         });
         let result = self.after_parse();
         if result.is_err() {
@@ -1097,7 +1100,10 @@ impl ConfigOpts {
             return None;
         }
         let v = match &self.env {
-            EnvSource::Process => std::env::var(var).ok(),
+            EnvSource::Process => match self.state() {
+                Some(s) => s.process_env.get(var).cloned(),
+                None => std::env::var(var).ok(),
+            },
             EnvSource::Map(m) => m.get(var).cloned(),
             EnvSource::Disabled => None,
         }?;
@@ -1681,10 +1687,10 @@ impl ConfigOpts {
         };
         let ns = Arc::new(ns);
         // Unlike oslo, a reload also drops the snapshot mutable options read since the last mutation.
-        let previous = self
-            .state
-            .as_mut()
-            .map(|s| (std::mem::replace(&mut s.ns, ns), s.mutable_ns.take()));
+        let previous = self.state.as_mut().map(|s| {
+            s.process_env = process_os_vars();
+            (std::mem::replace(&mut s.ns, ns), s.mutable_ns.take())
+        });
         if let Err(e) = self.after_parse() {
             if let (Some(s), Some((prev, prev_mut))) = (self.state.as_mut(), previous) {
                 s.ns = prev;
@@ -1857,6 +1863,14 @@ impl ConfigOpts {
             }
         }
     }
+}
+
+/// The process's `OS_*` variables (the only ones options read).
+fn process_os_vars() -> HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.starts_with("OS_"))
+        .collect()
 }
 
 /// Whether a value holds a `$` anywhere (else interpolation has nothing to do).
