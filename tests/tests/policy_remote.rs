@@ -188,3 +188,163 @@ fn http_checks_agree_with_python() {
     }
     assert_eq!(our_requests[0].0, "/check/p1");
 }
+
+const TLS_SERVER: &str = r#"
+import http.server, json, ssl, sys
+from urllib.parse import parse_qs
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers['Content-Length'])).decode()
+        creds = json.loads(parse_qs(body)['credentials'][0])
+        answer = b'True' if 'admin' in creds.get('roles', []) else b'False'
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+    def log_message(self, *args):
+        pass
+srv = http.server.HTTPServer(('127.0.0.1', 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+const PYTHON_TLS: &str = r#"
+import json, logging, sys, warnings
+warnings.simplefilter('ignore')
+logging.disable(logging.CRITICAL)
+from oslo_config import cfg
+from oslo_policy import policy
+req = json.load(sys.stdin)
+conf = cfg.ConfigOpts()
+conf([], project='oslo-rs-difftest')
+enf = policy.Enforcer(conf, policy_file=req['policy_file'])
+conf.set_override('policy_dirs', [], group='oslo_policy')
+conf.set_override('remote_timeout', 5, group='oslo_policy')
+conf.set_override('remote_ssl_verify_server_crt', req['verify'], group='oslo_policy')
+if req.get('ca'):
+    conf.set_override('remote_ssl_ca_crt_file', req['ca'], group='oslo_policy')
+out = []
+for c in req['cases']:
+    try:
+        out.append('allow' if enf.enforce(c['rule'], c['target'], c['creds']) else 'deny')
+    except Exception as e:
+        out.append('error')
+print(json.dumps(out))
+"#;
+
+/// Kills the server when the test ends, passed or failed.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `https:` with a self-signed certificate: accepted without verification (oslo's default), verified
+/// against its CA file when asked, refused when verified without it; as Python.
+#[test]
+fn https_checks_agree_with_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut server = Child(
+        std::process::Command::new(oslo_tests::python())
+            .arg("-c")
+            .arg(TLS_SERVER)
+            .arg(&cert)
+            .arg(&key)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut port = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let port = port.trim().to_string();
+
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(
+        &file,
+        format!("\"remote\": \"https://127.0.0.1:{port}/check\"\n"),
+    )
+    .unwrap();
+    let cases: Vec<Value> = [json!({"roles": ["admin"]}), json!({"roles": ["member"]})]
+        .into_iter()
+        .map(|creds| json!({"rule": "remote", "target": {}, "creds": creds}))
+        .collect();
+    let mut outcomes = Vec::new();
+    for (verify, ca) in [(false, None), (true, Some(&cert)), (true, None)] {
+        let mut request = json!({"policy_file": file, "cases": cases, "verify": verify});
+        if let Some(ca) = ca {
+            request["ca"] = json!(ca);
+        }
+        let theirs = run_python_json(PYTHON_TLS, &request.to_string());
+        let remote = RemoteConfig {
+            verify_server: verify,
+            ca_file: ca.cloned(),
+            timeout: std::time::Duration::from_secs(5),
+            ..RemoteConfig::default()
+        };
+        let enforcer = Enforcer::builder()
+            .policy_file(&file)
+            .policy_dirs(Vec::<String>::new())
+            .remote(remote)
+            .build();
+        let ours: Vec<Value> = cases
+            .iter()
+            .map(|c| {
+                json!(
+                    match enforcer.enforce("remote", &c["target"], &c["creds"]) {
+                        Ok(true) => "allow",
+                        Ok(false) => "deny",
+                        Err(_) => "error",
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(
+            Value::Array(ours.clone()),
+            theirs,
+            "verify {verify}, ca {ca:?}"
+        );
+        outcomes.push(ours);
+    }
+    drop(server);
+    assert_eq!(outcomes[0], [json!("allow"), json!("deny")]);
+    assert_eq!(outcomes[1], [json!("allow"), json!("deny")]);
+    assert_eq!(outcomes[2], [json!("error"), json!("error")]);
+}
