@@ -2,8 +2,10 @@
 //!
 //! Filter files are written for Python's `re`. [`translate`] rewrites the spellings where the two engines
 //! disagree (`\0` and other octal escapes, `\Z`, a `{` that is not a repetition, `[`/`&`/`-`/`~` inside a
-//! class, `(?#...)`), and refuses what it cannot carry over faithfully (`(?a)`, `(?L)`, `\N{...}`, unknown
-//! escapes), so that a pattern either means the same thing or never matches. [`Pattern`] anchors the whole
+//! class, `(?#...)`, the classes `\d`, `\w`, `\s`), and refuses what it cannot carry over faithfully
+//! (`(?a)`, `(?L)`, `\N{...}`, `\b`, `\B`, unknown escapes) or what Python's parser refuses (flags
+//! misplaced, bad octal values, ranges from class escapes, bad group names), so that a pattern either
+//! means the same thing or never matches. [`Pattern`] anchors the whole
 //! pattern at both ends (`\A(?:...)\z`): stricter than the original's `re.match(pattern + "$")`, which lets
 //! the first alternative of `a|b` match a prefix only and lets `$` match before a trailing newline.
 
@@ -87,8 +89,12 @@ pub(crate) fn translate(pattern: &str) -> Result<String, Untranslatable> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut i = 0;
+    // Python takes global flags `(?i)` only before anything else of the pattern.
+    let mut at_start = true;
     while i < chars.len() {
         let c = chars[i];
+        let was_at_start = at_start;
+        at_start = false;
         match c {
             '\\' => {
                 let (text, next) = escape(&chars, i, false)?;
@@ -115,8 +121,9 @@ pub(crate) fn translate(pattern: &str) -> Result<String, Untranslatable> {
                 i += 1;
             }
             '(' if chars.get(i + 1) == Some(&'?') => {
-                let (text, next) = group_start(&chars, i)?;
+                let (text, next, global) = group_start(&chars, i, was_at_start)?;
                 out.push_str(&text);
+                at_start = global;
                 i = next;
             }
             ' ' | '#' => {
@@ -161,7 +168,13 @@ fn repetition(chars: &[char], start: usize) -> Option<(String, usize)> {
     Some((text, end + 1))
 }
 
-fn group_start(chars: &[char], start: usize) -> Result<(String, usize), Untranslatable> {
+/// The start of a `(?...)` group; the flag says whether it was a global-flags group `(?i)`, which
+/// Python accepts only at the very start of the pattern (`at_start`).
+fn group_start(
+    chars: &[char],
+    start: usize,
+    at_start: bool,
+) -> Result<(String, usize, bool), Untranslatable> {
     let rest: String = chars[start..chars.len().min(start + 4)].iter().collect();
     if rest.starts_with("(?#") {
         // A comment: skip to the closing parenthesis.
@@ -169,38 +182,106 @@ fn group_start(chars: &[char], start: usize) -> Result<(String, usize), Untransl
             .iter()
             .position(|&c| c == ')')
             .ok_or_else(|| Untranslatable("unterminated comment".into()))?;
-        return Ok((String::new(), start + end + 1));
+        return Ok((String::new(), start + end + 1, at_start));
     }
-    if rest.starts_with("(?P<") || rest.starts_with("(?P=") {
-        return Ok((rest[..4].to_string(), start + 4));
+    if rest.starts_with("(?P<") {
+        // Python wants an identifier; we take the ASCII ones only.
+        let name_start = start + 4;
+        let len = chars[name_start..]
+            .iter()
+            .position(|&c| c == '>')
+            .ok_or_else(|| Untranslatable("unterminated group name".into()))?;
+        let name = &chars[name_start..name_start + len];
+        let valid = name
+            .first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == '_')
+            && name.iter().all(|c| c.is_ascii_alphanumeric() || *c == '_');
+        if !valid {
+            return Err(Untranslatable("bad group name".into()));
+        }
+        return Ok(("(?P<".to_string(), name_start, false));
+    }
+    if rest.starts_with("(?P=") {
+        return Ok(("(?P=".to_string(), start + 4, false));
     }
     for prefix in ["(?:", "(?=", "(?!", "(?<=", "(?<!", "(?>", "(?("] {
         if rest.starts_with(prefix) {
-            return Ok((prefix.to_string(), start + prefix.chars().count()));
+            return Ok((prefix.to_string(), start + prefix.chars().count(), false));
         }
     }
-    // Inline flags: (?flags) or (?flags-flags:...)
+    // Inline flags, as Python's parser takes them: `(?flags)` (global: at the start only),
+    // `(?flags:...)`, `(?flags-flags:...)`, `(?-flags:...)`.
+    let bad = |why: &str| Untranslatable(format!("bad inline flags: {why}"));
     let mut i = start + 2;
-    let mut text = String::from("(?");
-    while let Some(&c) = chars.get(i) {
-        match c {
-            'i' | 'm' | 's' | '-' => text.push(c),
-            'u' => {}
-            ')' | ':' => {
-                text.push(c);
-                if text == "(?)" {
-                    return Ok((String::new(), i + 1));
+    let mut on = String::new();
+    let mut saw_unicode = false;
+    loop {
+        match chars.get(i) {
+            Some(&c @ ('i' | 'm' | 's')) => {
+                if !on.contains(c) {
+                    on.push(c);
                 }
-                if text == "(?:" {
-                    return Ok((text, i + 1));
-                }
-                return Ok((text, i + 1));
             }
-            _ => return Err(Untranslatable(format!("unsupported group flag `{c}`"))),
+            Some('u') => saw_unicode = true,
+            Some(')') => {
+                if on.is_empty() && !saw_unicode {
+                    return Err(bad("empty group `(?)`"));
+                }
+                if !at_start {
+                    return Err(bad("global flags not at the start"));
+                }
+                let text = if on.is_empty() {
+                    String::new()
+                } else {
+                    format!("(?{on})")
+                };
+                return Ok((text, i + 1, true));
+            }
+            Some(':') if on.is_empty() && !saw_unicode => return Err(bad("missing flag")),
+            Some(':') => return Ok((format!("(?{on}:"), i + 1, false)),
+            Some('-') => break,
+            Some(&c) => return Err(bad(&format!("unsupported flag `{c}`"))),
+            None => return Err(bad("unterminated group")),
         }
         i += 1;
     }
-    Err(Untranslatable("unterminated group".into()))
+    // Flags turned off: at least one, never `u`, none also turned on, then `:`.
+    i += 1;
+    let mut off = String::new();
+    loop {
+        match chars.get(i) {
+            Some(&c @ ('i' | 'm' | 's')) => {
+                if on.contains(c) {
+                    return Err(bad("flag turned on and off"));
+                }
+                if !off.contains(c) {
+                    off.push(c);
+                }
+            }
+            Some(':') if !off.is_empty() => return Ok((format!("(?{on}-{off}:"), i + 1, false)),
+            Some(&c) => return Err(bad(&format!("unexpected `{c}`"))),
+            None => return Err(bad("unterminated group")),
+        }
+        i += 1;
+    }
+}
+
+/// The characters Python 3.11 (Unicode 14.0) puts in `\d`, `\s`, `\w` and their complements, as a class.
+///
+/// The engines disagree on these: our `\w` also takes marks and connector punctuation, `\s` lacks the
+/// separators U+001C..U+001F that Python's has, and characters assigned after Unicode 14.0 are digits or
+/// letters to our tables only. Python's own definitions are: `\d` the decimal digits (Nd), `\w` the
+/// letters, numbers and `_`, `\s` the white space plus U+001C..U+001F; we keep to characters Unicode 14.0
+/// already had, so a class never takes a character Python's does not.
+fn python_category(c: char) -> String {
+    const AGE: &str = r"\p{Age=V14_0}";
+    let set = match c.to_ascii_lowercase() {
+        'd' => format!(r"\p{{Nd}}&&{AGE}"),
+        'w' => format!(r"\p{{L}}\p{{N}}_&&{AGE}"),
+        _ => r"\s\x{1C}-\x{1F}".to_string(),
+    };
+    let negate = if c.is_ascii_uppercase() { "^" } else { "" };
+    format!("[{negate}{set}]")
 }
 
 /// An escape outside (`in_class == false`) or inside a character class.
@@ -228,6 +309,9 @@ fn escape(chars: &[char], start: usize, in_class: bool) -> Result<(String, usize
                 let value = c.to_digit(8).unwrap_or(0) * 64
                     + d2.and_then(|d| d.to_digit(8)).unwrap_or(0) * 8
                     + d3.and_then(|d| d.to_digit(8)).unwrap_or(0);
+                if value > 0o377 {
+                    return Err(Untranslatable("octal escape out of range".into()));
+                }
                 let ch = char::from_u32(value)
                     .ok_or_else(|| Untranslatable("octal escape out of range".into()))?;
                 (hex(ch), next + 2)
@@ -247,8 +331,10 @@ fn escape(chars: &[char], start: usize, in_class: bool) -> Result<(String, usize
         'Z' if !in_class => (r"\z".into(), next),
         'A' if !in_class => (r"\A".into(), next),
         'b' if in_class => (hex('\u{8}'), next),
-        'b' | 'B' if !in_class => (format!("\\{c}"), next),
-        'd' | 'D' | 's' | 'S' | 'w' | 'W' => (format!("\\{c}"), next),
+        // Python's boundaries follow its own `\w` and `\B` never matches an empty string; no
+        // faithful spelling, so the pattern is refused (no real filter file uses them).
+        'b' | 'B' => return Err(Untranslatable(format!("word boundary `\\{c}`"))),
+        'd' | 'D' | 's' | 'S' | 'w' | 'W' => (python_category(c), next),
         'a' => (hex('\u{7}'), next),
         'f' => (hex('\u{c}'), next),
         'n' => (hex('\n'), next),
@@ -320,6 +406,13 @@ fn class(chars: &[char], start: usize) -> Result<(String, usize), Untranslatable
             i = after;
             continue;
         }
+        if literal.is_none()
+            && chars.get(i) == Some(&'-')
+            && chars.get(i + 1).is_some_and(|&c| c != ']')
+        {
+            // `[\d-z]`: Python refuses a range from a class escape.
+            return Err(Untranslatable("bad character range".into()));
+        }
         out.push_str(&item);
     }
 }
@@ -371,5 +464,70 @@ mod tests {
         assert!(m(r"a(?#comment)b", "ab"));
         assert!(!m(r"(?a)\d", "1"));
         assert!(!m(r"\q", "q"));
+    }
+
+    /// Each of these pairs: Python's `re.match(pattern + "$", word)` says no (or refuses the pattern);
+    /// so must we (each allowed it before the fix).
+    #[test]
+    fn never_more_than_python() {
+        let python_refuses = [
+            // Our engine's `\w` takes marks, connector punctuation and join controls.
+            (r"\w+", "\u{203F}"),
+            (r"\w+", "a\u{301}"),
+            (r"\w", "\u{200C}"),
+            (r"[\w.-]+", "\u{345}"),
+            // Python's `\s` has U+001C..U+001F, so its `\S` lacks them.
+            (r"\S+", "\u{1C}"),
+            (r"[^\s]+", "\u{1F}"),
+            // A character assigned after Unicode 14.0 (Python 3.11's tables): a Kawi digit (15.0).
+            (r"\d", "\u{11F50}"),
+            (r"\w", "\u{11F50}"),
+            // Global flags only at the very start; `(?)`, `(?-i)` and on-and-off are errors.
+            (r"a(?i)b", "aB"),
+            (r"a(?i)b", "ab"),
+            (r"a|(?i)b", "B"),
+            (r"x(?)y", "xy"),
+            (r"(?-i)x", "x"),
+            (r"(?i-i:x)", "x"),
+            (r"(?-u:x)", "x"),
+            (r"(?-:x)", "x"),
+            // Octal escapes stop at 0o377.
+            (r"\400", "\u{100}"),
+            // A range cannot start or end at a class escape.
+            (r"[\d-z]", "-"),
+            (r"[\d-z]", "z"),
+            (r"[\w--a]", "a"),
+            // Group names are identifiers.
+            (r"(?P<1>a)", "a"),
+            (r"(?P<a-b>a)", "a"),
+            // `\B` never matches an empty string in Python; `\b` follows Python's own `\w`.
+            (r"\B", ""),
+            (r"a\b\u{203F}", "a\u{203F}"),
+        ];
+        for (p, t) in python_refuses {
+            assert!(!m(p, t), "{p:?} must not match {t:?}");
+        }
+    }
+
+    /// The classes keep what Python's have.
+    #[test]
+    fn python_classes_still_match() {
+        assert!(m(r"\s", "\u{1C}"));
+        assert!(m(r"[\s]", "\u{1F}"));
+        assert!(m(r"[^\S]", "\u{1D}"));
+        assert!(m(r"\w+", "\u{B2}\u{AA}\u{2160}_a1"));
+        assert!(m(r"[\w-]+", "nova-compute_1"));
+        assert!(m(r"\W", "\u{203F}"));
+        assert!(m(r"\D", "\u{11F50}"));
+        assert!(m(r"[^\d]", "x"));
+        assert!(m(r"\d+", "0123456789"));
+        assert!(m(r"(?i)ab", "AB"));
+        assert!(m(r"(?i)(?s)a.", "A\n"));
+        assert!(m(r"(?u)x", "x"));
+        assert!(m(r"(?u:x)", "x"));
+        assert!(m(r"(?i:a)B", "AB"));
+        assert!(m(r"(?i-s:a.)", "Ab"));
+        assert!(m(r"\377", "\u{FF}"));
+        assert!(m(r"(?P<n_1>a)(?P=n_1)", "aa"));
     }
 }

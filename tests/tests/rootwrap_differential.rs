@@ -24,12 +24,14 @@ enum Stricter {
     Anchoring,
     /// PathFilter compares path components, not string prefixes.
     PathPrefix,
-    /// `ip netns exec` anywhere as a word pair, `ip -batch`.
+    /// `ip netns exec` and `ip vrf exec` anywhere as a word pair, `ip -batch`.
     IpNetnsAnywhere,
     /// A chained command given with a `/` must be the leaf filter's own executable.
     ChainedPath,
     /// KillFilter takes plain ASCII PIDs only.
     KillPid,
+    /// Python pattern syntax we do not carry over (`(?x)`, `(?a)`, `\b`, `\B`): the pattern never matches.
+    PatternSyntax,
     /// A generated case: which rule applies (if any) is judged from Python's choice (see `classify`).
     Classify,
 }
@@ -627,6 +629,20 @@ fn generated_cases(filters: &Filters, samples: &BTreeMap<String, Vec<Vec<String>
             s(&["ip", "-batch", "/tmp/cmds"]),
             Some(Stricter::IpNetnsAnywhere),
         ),
+        (
+            s(&["ip", "vrf", "exec", "default", "/bin/sh"]),
+            Some(Stricter::IpNetnsAnywhere),
+        ),
+        (
+            s(&["ip", "v", "e", "default", "sh"]),
+            Some(Stricter::IpNetnsAnywhere),
+        ),
+        (
+            s(&[
+                "ip", "netns", "exec", "ns1", "ip", "vrf", "exec", "default", "sh",
+            ]),
+            Some(Stricter::IpNetnsAnywhere),
+        ),
         (s(&["ip", "netns", "EXEC", "ns1", "ls"]), None),
         (s(&["ip", "netns", "exec", "ns1", "env", "A=1", "ls"]), None),
         (s(&["privsep-helper", "--config-file", "/etc/x.conf"]), None),
@@ -742,6 +758,87 @@ fn real_filter_files_decide_as_python_does() {
         total.same_refuse >= 100,
         "too few agreeing refused cases: {total:?}"
     );
+}
+
+/// Python patterns against words, each pattern in a `RegExpFilter` of its own: the engines' classes
+/// (`\w`, `\s`, `\d` and their complements), inline flags, escapes, ranges and group names, where
+/// `fancy-regex` alone would allow what Python's `re` refuses (or refuses to compile).
+#[test]
+fn regexp_patterns_decide_as_python_re_does() {
+    let strict = Some(Stricter::PatternSyntax);
+    let pairs: Vec<(&str, &str, Option<Stricter>)> = vec![
+        (r"\w+", "\u{203F}", None),
+        (r"\w+", "a\u{301}", None),
+        (r"\w", "\u{200C}", None),
+        (r"\w", "\u{345}", None),
+        (r"\w", "\u{B2}", None),
+        (r"\w", "\u{AA}", None),
+        (r"\w+", "nova_compute1", None),
+        (r"[\w.-]+", "qr-1.x", None),
+        (r"\W", "\u{203F}", None),
+        (r"[^\W]", "\u{203F}", None),
+        (r"\S+", "\u{1C}", None),
+        (r"[^\s]+", "\u{1F}", None),
+        (r"\s", "\u{1C}", None),
+        (r"[\s]", "\u{1F}", None),
+        (r"[^\S]", "\u{1D}", None),
+        (r"\S+", "abc", None),
+        (r"\d", "\u{660}", None),
+        (r"\d", "\u{B2}", None),
+        (r"\d", "\u{11F50}", None),
+        (r"\w", "\u{11F50}", None),
+        (r"\D", "\u{11F50}", None),
+        (r"a(?i)b", "aB", None),
+        (r"a(?i)b", "ab", None),
+        (r"a|(?i)b", "B", None),
+        (r"(?i)ab", "AB", None),
+        (r"(?i)(?m)a", "A", None),
+        (r"x(?)y", "xy", None),
+        (r"(?-i)x", "x", None),
+        (r"(?i-i:x)", "x", None),
+        (r"(?-u:x)", "x", None),
+        (r"(?u:x)", "x", None),
+        (r"(?iu)x", "X", None),
+        (r"(?i:a)B", "AB", None),
+        (r"(?i:a)B", "Ab", None),
+        (r"(?s:.)", "\n", None),
+        (r"\400", "\u{100}", None),
+        (r"\377", "\u{FF}", None),
+        (r"[\d-z]", "-", None),
+        (r"[\d-z]", "z", None),
+        (r"[\w--a]", "a", None),
+        (r"(?P<1>a)", "a", None),
+        (r"(?P<n>a)(?P=n)", "aa", None),
+        (r"a*+a", "aa", None),
+        (r"a{2}+a", "aaa", None),
+        (r"(?(1)a|b)", "b", None),
+        (r"(a)?(?(1)b|c)", "c", None),
+        (r"\B", "", None),
+        (r"a\Bb", "ab", strict),
+        (r"a\b-", "a-", strict),
+        (r"(?x)a b", "ab", strict),
+        (r"(?a)\w", "a", strict),
+    ];
+    let mut text = String::from("[Filters]\n");
+    let mut cases = Vec::new();
+    for (i, (pattern, word, why)) in pairs.iter().enumerate() {
+        assert!(!pattern.contains(','), "a field cannot hold a comma");
+        text.push_str(&format!(
+            "p{i}: RegExpFilter, cmd{i}, root, cmd{i}, {pattern}\n"
+        ));
+        let args = vec![format!("cmd{i}"), word.to_string()];
+        cases.push(match why {
+            Some(w) => tagged(args, *w),
+            None => Case {
+                args,
+                stricter: None,
+            },
+        });
+    }
+    let world = World::new(&[("patterns.filters".into(), text)], &[]);
+    let tally = compare(&world, &cases);
+    assert!(tally.same_allow >= 15, "{tally:?}");
+    assert!(tally.same_refuse >= 25, "{tally:?}");
 }
 
 /// A filter file with every class, and hand-written hostile command lines.
@@ -885,6 +982,20 @@ fn every_class_and_hostile_command_lines_decide_as_python_does() {
         tagged(s(&["ip", "-b", "/tmp/cmds"]), Stricter::IpNetnsAnywhere),
         tagged(
             s(&["ip", "--batch", "/tmp/cmds"]),
+            Stricter::IpNetnsAnywhere,
+        ),
+        tagged(
+            s(&["ip", "vrf", "exec", "default", "/bin/sh"]),
+            Stricter::IpNetnsAnywhere,
+        ),
+        tagged(
+            s(&["ip", "-n", "ns1", "vr", "ex", "default", "sh"]),
+            Stricter::IpNetnsAnywhere,
+        ),
+        tagged(
+            s(&[
+                "ip", "netns", "exec", "ns1", "ip", "vrf", "exec", "default", "sh",
+            ]),
             Stricter::IpNetnsAnywhere,
         ),
         case(&["ip", "-br", "a"]),
