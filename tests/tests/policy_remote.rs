@@ -206,6 +206,9 @@ class H(http.server.BaseHTTPRequestHandler):
 srv = http.server.HTTPServer(('127.0.0.1', 0), H)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+if len(sys.argv) > 3:
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(sys.argv[3])
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
@@ -226,6 +229,9 @@ conf.set_override('remote_timeout', 5, group='oslo_policy')
 conf.set_override('remote_ssl_verify_server_crt', req['verify'], group='oslo_policy')
 if req.get('ca'):
     conf.set_override('remote_ssl_ca_crt_file', req['ca'], group='oslo_policy')
+if req.get('client'):
+    conf.set_override('remote_ssl_client_crt_file', req['client'][0], group='oslo_policy')
+    conf.set_override('remote_ssl_client_key_file', req['client'][1], group='oslo_policy')
 out = []
 for c in req['cases']:
     try:
@@ -250,36 +256,7 @@ impl Drop for Child {
 #[test]
 fn https_checks_agree_with_python() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        .args([
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let (cert, key) = self_signed(dir.path(), "server");
     let mut server = Child(
         std::process::Command::new(oslo_tests::python())
             .arg("-c")
@@ -347,4 +324,113 @@ fn https_checks_agree_with_python() {
     assert_eq!(outcomes[0], [json!("allow"), json!("deny")]);
     assert_eq!(outcomes[1], [json!("allow"), json!("deny")]);
     assert_eq!(outcomes[2], [json!("error"), json!("error")]);
+}
+
+fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    (cert, key)
+}
+
+/// A server that requires a client certificate: with oslo's client certificate and key options both
+/// sides get through, without them both fail.
+#[test]
+fn https_client_certificates_agree_with_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "server");
+    let (client_cert, client_key) = self_signed(dir.path(), "client");
+    let mut server = Child(
+        std::process::Command::new(oslo_tests::python())
+            .arg("-c")
+            .arg(TLS_SERVER)
+            .args([&cert, &key, &client_cert])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut port = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(
+        &file,
+        format!("\"remote\": \"https://127.0.0.1:{}/check\"\n", port.trim()),
+    )
+    .unwrap();
+    let cases: Vec<Value> = [json!({"roles": ["admin"]}), json!({"roles": ["member"]})]
+        .into_iter()
+        .map(|creds| json!({"rule": "remote", "target": {}, "creds": creds}))
+        .collect();
+    let mut outcomes = Vec::new();
+    for with_client in [true, false] {
+        let mut request = json!({"policy_file": file, "cases": cases, "verify": false});
+        let mut remote = RemoteConfig {
+            timeout: std::time::Duration::from_secs(5),
+            ..RemoteConfig::default()
+        };
+        if with_client {
+            request["client"] = json!([client_cert, client_key]);
+            remote.client_cert_file = Some(client_cert.clone());
+            remote.client_key_file = Some(client_key.clone());
+        }
+        let theirs = run_python_json(PYTHON_TLS, &request.to_string());
+        let enforcer = Enforcer::builder()
+            .policy_file(&file)
+            .policy_dirs(Vec::<String>::new())
+            .remote(remote)
+            .build();
+        let ours: Vec<Value> = cases
+            .iter()
+            .map(|c| {
+                json!(
+                    match enforcer.enforce("remote", &c["target"], &c["creds"]) {
+                        Ok(true) => "allow",
+                        Ok(false) => "deny",
+                        Err(_) => "error",
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(
+            Value::Array(ours.clone()),
+            theirs,
+            "client certificate: {with_client}"
+        );
+        outcomes.push(ours);
+    }
+    drop(server);
+    assert_eq!(outcomes[0], [json!("allow"), json!("deny")]);
+    assert_eq!(outcomes[1], [json!("error"), json!("error")]);
 }
