@@ -650,6 +650,23 @@ impl ConfigOpts {
         opts: impl IntoIterator<Item = Opt>,
         group: Option<&str>,
     ) -> Result<(), Error> {
+        let opts = opts.into_iter();
+        let (hint, _) = opts.size_hint();
+        if let Some(g) = group
+            && let Some(entry) = self.groups.get_mut(g)
+        {
+            entry.opts.reserve(hint);
+        } else if group.is_none() {
+            self.default_opts.reserve(hint);
+        } else if let Some(g) = group {
+            self.groups.insert(
+                g.to_owned(),
+                GroupEntry {
+                    group: OptGroup::new(g),
+                    opts: IndexMap::with_capacity(hint),
+                },
+            );
+        }
         for o in opts {
             self.register_opt(o, group)?;
         }
