@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::Rootwrap;
 use crate::error::{Error, Result};
 use crate::protocol::{self, Reply, Request};
+use crate::trust;
 
 /// Where and for whom the daemon makes its socket.
 #[derive(Debug, Clone)]
@@ -100,8 +101,15 @@ fn io_err(message: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
 
 impl Daemon {
     /// Creates the private directory (mode 0700) and the socket (mode 0600), both owned by the caller.
+    ///
+    /// Running as root, the parent directory must be one no other user can rename entries of (owned by
+    /// root, not writable by others unless sticky, as `/tmp`), so nobody can swap the private directory
+    /// for a link while root works in it.
     pub fn bind(rootwrap: Rootwrap, options: DaemonOptions) -> Result<Daemon> {
         let (uid, gid) = options.owner;
+        if nix::unistd::geteuid().is_root() {
+            trust::check_root_or_sticky(&options.parent)?;
+        }
         let mut dir = None;
         for attempt in 0..16u32 {
             let nanos = std::time::SystemTime::now()
@@ -138,11 +146,9 @@ impl Daemon {
             .map_err(io_err("cannot set the socket's mode"))
             .map_err(cleanup_on_err)?;
         if nix::unistd::geteuid().is_root() {
-            for p in [&dir, &socket] {
-                std::os::unix::fs::chown(p, Some(uid), Some(gid))
-                    .map_err(io_err("cannot give the socket to its caller"))
-                    .map_err(cleanup_on_err)?;
-            }
+            give_to_owner(&dir, &socket, uid, gid)
+                .map_err(io_err("cannot give the socket to its caller"))
+                .map_err(cleanup_on_err)?;
         }
         let timeout = options
             .idle_timeout
@@ -182,6 +188,12 @@ impl Daemon {
                 tracing::warn!("rootwrap daemon: refused a connection from another user");
                 continue;
             }
+            // A client that stops talking (between requests, or half-way through a frame) or stops
+            // reading is dropped after the idle timeout, so it cannot keep the daemon alive for ever.
+            let limit = Some(self.timeout.max(Duration::from_millis(1)));
+            if stream.set_read_timeout(limit).is_err() || stream.set_write_timeout(limit).is_err() {
+                continue;
+            }
             let rootwrap = Arc::clone(&self.rootwrap);
             let st = Arc::clone(&state);
             let socket = self.socket.clone();
@@ -208,6 +220,14 @@ impl Daemon {
             Err(_) => false,
         }
     }
+}
+
+/// Gives the socket, then its directory, to the caller. The socket first, without following a link:
+/// once the directory is the caller's, the caller may put anything (a link to `/etc/shadow`) where the
+/// socket was, and root must not touch a path inside it any more.
+fn give_to_owner(dir: &Path, socket: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(socket, Some(uid), Some(gid))?;
+    std::os::unix::fs::chown(dir, Some(uid), Some(gid))
 }
 
 /// Stops the accept loop: sets the flag, then connects once to wake it.
@@ -303,5 +323,32 @@ fn run(rootwrap: &Rootwrap, args: &[String], stdin: Option<&[u8]>) -> Reply {
             stdout: Vec::new(),
             stderr: e.to_string().into_bytes(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    /// A link planted where the socket is must be given away itself, never the file it points at.
+    #[test]
+    fn the_socket_is_given_away_without_following_a_link() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: changing owners needs root");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("private");
+        std::fs::create_dir(&dir).unwrap();
+        let victim = tmp.path().join("shadow");
+        std::fs::write(&victim, "secret").unwrap();
+        let socket = dir.join("rootwrap.sock");
+        std::os::unix::fs::symlink(&victim, &socket).unwrap();
+        give_to_owner(&dir, &socket, 4242, 4242).unwrap();
+        assert_eq!(std::fs::metadata(&victim).unwrap().uid(), 0);
+        assert_eq!(std::fs::symlink_metadata(&socket).unwrap().uid(), 4242);
+        assert_eq!(std::fs::metadata(&dir).unwrap().uid(), 4242);
     }
 }

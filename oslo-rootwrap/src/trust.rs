@@ -59,3 +59,17 @@ pub(crate) fn check_root_only(path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// Refuses a directory in which a non-root user could rename or replace what root creates: owned by
+/// root and not writable by others (nor by a group other than root's), unless its sticky bit is set
+/// (`/tmp`: only an entry's owner may rename it).
+pub(crate) fn check_root_or_sticky(dir: &Path) -> Result<()> {
+    let meta = std::fs::metadata(dir).map_err(|source| Error::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if meta.mode() & 0o1000 != 0 && meta.uid() == 0 {
+        return Ok(());
+    }
+    check_root_only(dir)
+}

@@ -285,3 +285,66 @@ print(json.dumps(out))
         assert_eq!(ours, py, "{args:?}");
     }
 }
+
+/// Running as root, the daemon refuses to make its private directory where another user could swap it
+/// for a link (a caller's `TMPDIR`); a root-owned sticky directory such as `/tmp` is fine.
+#[test]
+fn the_socket_directory_is_made_only_where_others_cannot_swap_it() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: the ownership checks apply to root only");
+        return;
+    }
+    let (dir, conf) = setup("");
+    let theirs = dir.path().join("caller-tmp");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
+    let bind = |parent: &std::path::Path| {
+        let rootwrap = Rootwrap::load_with(&conf, LoadOptions::default()).unwrap();
+        Daemon::bind(
+            rootwrap,
+            DaemonOptions::default()
+                .parent_dir(parent)
+                .owner(4242, 4242),
+        )
+    };
+    let err = bind(&theirs).unwrap_err();
+    assert!(
+        matches!(err, oslo_rootwrap::Error::Insecure { .. }),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 0);
+    let sticky = dir.path().join("sticky");
+    std::fs::create_dir(&sticky).unwrap();
+    std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let daemon = bind(&sticky).unwrap();
+    assert!(daemon.socket_path().starts_with(&sticky));
+}
+
+/// A client that connects and then says nothing (or stops half-way through a frame) does not keep the
+/// daemon alive past its idle timeout.
+#[test]
+fn a_silent_connection_does_not_keep_the_daemon_alive() {
+    let (dir, conf) = setup("");
+    let rootwrap = Rootwrap::load_with(&conf, LoadOptions::default()).unwrap();
+    let daemon = Daemon::bind(
+        rootwrap,
+        DaemonOptions::default()
+            .parent_dir(dir.path())
+            .idle_timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let socket = daemon.socket_path().to_path_buf();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(daemon.serve());
+    });
+    let _silent = UnixStream::connect(&socket).unwrap();
+    let mut partial = UnixStream::connect(&socket).unwrap();
+    std::io::Write::write_all(&mut partial, &[0, 0, 0, 9, 1]).unwrap();
+    let served = done_rx.recv_timeout(Duration::from_secs(10));
+    assert!(
+        matches!(served, Ok(Ok(()))),
+        "the daemon still runs with idle connections open: {served:?}"
+    );
+    assert!(!socket.exists());
+}
