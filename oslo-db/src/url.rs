@@ -84,6 +84,7 @@ impl DbUrl {
                 masked: raw.to_string(),
             });
         }
+        let rest = normalize_userinfo(rest);
         let mut url = Url::parse(&format!("{}://{rest}", dialect_scheme(backend)))
             .map_err(|e| invalid(&e.to_string()))?;
         if url.host_str().is_none_or(str::is_empty) {
@@ -195,25 +196,70 @@ impl fmt::Debug for DbUrl {
     }
 }
 
+/// The parts of `user:password@rest`: the user runs to the first `:` or `@` (and has no `/`), the
+/// password to the last `@` (SQLAlchemy stops at the first, which leaves the rest of a password with
+/// a raw `@` in the host: stopping at the last masks and connects with all of it). `None` when there is
+/// no userinfo.
+fn split_userinfo(rest: &str) -> Option<(&str, Option<&str>, &str)> {
+    let user_end = rest.find([':', '/', '@', '?'])?;
+    match rest.as_bytes().get(user_end) {
+        Some(b'@') => Some((&rest[..user_end], None, &rest[user_end + 1..])),
+        Some(b':') => {
+            let after = &rest[user_end + 1..];
+            let at = after.rfind('@')?;
+            Some((&rest[..user_end], Some(&after[..at]), &after[at + 1..]))
+        }
+        _ => None,
+    }
+}
+
 /// Replaces the password of a URL with `****`, as oslo.db's `sanitize_db_url` does.
 ///
-/// Works on any `scheme://user:password@host...` string, parsed or not.
+/// Works on any `scheme://user:password@host...` string, parsed or not; the password runs to the last
+/// `@`, whatever it holds.
 pub fn mask_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    // The userinfo ends at the last `@` before the path.
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:****@{}", &rest[at + 1..]),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
+    match split_userinfo(rest) {
+        Some((user, Some(_), host)) => format!("{scheme}://{user}:****@{host}"),
+        _ => url.to_string(),
+    }
+}
+
+/// `rest` with its userinfo percent-decoded (as SQLAlchemy does) and encoded again for a URL parser, so
+/// that a password with `#`, `/` or `?` in it stays the password.
+fn normalize_userinfo(rest: &str) -> String {
+    use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+    const USERINFO: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'`')
+        .add(b'{')
+        .add(b'}')
+        .add(b'/')
+        .add(b':')
+        .add(b';')
+        .add(b'=')
+        .add(b'@')
+        .add(b'[')
+        .add(b'\\')
+        .add(b']')
+        .add(b'^')
+        .add(b'|')
+        .add(b'%');
+    let enc = |s: &str| {
+        let decoded = percent_decode_str(s).decode_utf8_lossy().into_owned();
+        utf8_percent_encode(&decoded, USERINFO).to_string()
+    };
+    match split_userinfo(rest) {
+        Some((user, Some(password), host)) => format!("{}:{}@{host}", enc(user), enc(password)),
+        Some((user, None, host)) => format!("{}@{host}", enc(user)),
+        None => rest.to_string(),
     }
 }
 
