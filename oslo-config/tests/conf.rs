@@ -608,3 +608,52 @@ fn reload_after_mutate_refreshes_mutable_options() {
     conf.reload_config_files().unwrap();
     assert_eq!(conf.get_str("level", None).unwrap().as_deref(), Some("c"));
 }
+
+/// A size with a unit suffix, as a service might define its own type.
+#[derive(Debug)]
+struct Size;
+
+impl oslo_config::types::CustomType for Size {
+    fn type_name(&self) -> String {
+        "size value".to_owned()
+    }
+    fn parse(&self, raw: &str) -> Result<Value, oslo_config::types::InvalidValue> {
+        let raw = raw.trim();
+        let (num, mult) = match raw.strip_suffix('K') {
+            Some(n) => (n, 1024),
+            None => (raw, 1),
+        };
+        num.parse::<i64>()
+            .map(|n| Value::Integer(n * mult))
+            .map_err(|_| oslo_config::types::InvalidValue::new(format!("not a size: {raw:?}")))
+    }
+    fn format(&self, value: &Value) -> String {
+        value.to_string()
+    }
+}
+
+#[test]
+fn custom_types_resolve_like_builtin_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.conf", "[DEFAULT]\nbuf = 4K\nbad = lots\n");
+    let ty = || oslo_config::OptType::Custom(Arc::new(Size));
+    let mut conf = ConfigOpts::new();
+    conf.set_env(EnvSource::Disabled);
+    conf.register_opt(Opt::new("buf", ty()).default("1K"), None)
+        .unwrap();
+    conf.register_opt(Opt::new("bad", ty()), None).unwrap();
+    conf.register_opt(Opt::new("dflt", ty()).default("2K"), None)
+        .unwrap();
+    conf.parse(args(&["--config-file", f.to_str().unwrap()]))
+        .unwrap();
+    assert_eq!(conf.get_int("buf", None).unwrap(), Some(4096));
+    assert_eq!(conf.get_int("dflt", None).unwrap(), Some(2048));
+    let e = conf.get("bad", None).unwrap_err();
+    assert!(e.to_string().contains("not a size"), "{e}");
+    assert_eq!(Opt::new("x", ty()).type_name(), "size value");
+    assert!(
+        ConfigOpts::new()
+            .register_opt(Opt::new("y", ty()).default("zz"), None)
+            .is_err()
+    );
+}
