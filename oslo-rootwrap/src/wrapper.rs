@@ -225,7 +225,11 @@ impl Filters {
         let all: Vec<&Filter> = self.list.iter().collect();
         match match_filter(&all, &mut args, ctx) {
             Ok(f) => {
-                let command = f.command_line(&args, exec_dirs);
+                let Some(command) = f.command_line(&args, exec_dirs) else {
+                    return Err(Error::Unauthorized {
+                        command: args.join(" "),
+                    });
+                };
                 let env = f.environment(&mut args);
                 Ok(Decision {
                     filter: f.name().to_string(),

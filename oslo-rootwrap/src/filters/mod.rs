@@ -256,19 +256,24 @@ impl Filter {
         }
     }
 
-    /// The argument vector to execute, the executable first.
-    pub(crate) fn command_line(&self, userargs: &[String], exec_dirs: &[PathBuf]) -> Vec<String> {
+    /// The argument vector to execute, the executable first; `None` when a `PathFilter` value no longer
+    /// resolves inside its directory (a link changed since the match).
+    pub(crate) fn command_line(
+        &self,
+        userargs: &[String],
+        exec_dirs: &[PathBuf],
+    ) -> Option<Vec<String>> {
         let exec = self
             .find_executable(exec_dirs)
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|| self.exec_path.clone());
         match self.kind {
             FilterKind::Path => path::command_line(self, exec, userargs),
-            FilterKind::Env => env::command_line(exec, userargs),
+            FilterKind::Env => Some(env::command_line(exec, userargs)),
             _ => {
                 let mut cmd = vec![exec];
                 cmd.extend(userargs.iter().skip(1).cloned());
-                cmd
+                Some(cmd)
             }
         }
     }

@@ -103,17 +103,24 @@ pub(crate) fn matches(filter: &Filter, userargs: &[String]) -> bool {
         })
 }
 
-/// The command with every value checked against a directory replaced by its real path.
-pub(crate) fn command_line(filter: &Filter, exec: String, userargs: &[String]) -> Vec<String> {
+/// The command with every value checked against a directory replaced by its real path, checked again:
+/// the path is resolved anew here, and a link changed since [`matches`] must not hand the command a
+/// path that was never checked (`None` then; the original passes whatever the second resolution gives).
+pub(crate) fn command_line(
+    filter: &Filter,
+    exec: String,
+    userargs: &[String],
+) -> Option<Vec<String>> {
     let mut cmd = vec![exec];
     for (spec, value) in filter.args.iter().zip(userargs.iter().skip(1)) {
         if spec.starts_with('/') {
-            cmd.push(realpath(value).unwrap_or_default());
+            let real = realpath(value).filter(|real| is_within(spec, real))?;
+            cmd.push(real);
         } else {
             cmd.push(value.clone());
         }
     }
-    cmd
+    Some(cmd)
 }
 
 #[cfg(test)]
@@ -133,5 +140,42 @@ mod tests {
     fn realpath_folds_dots() {
         assert_eq!(realpath("/a/./b/../c").as_deref(), Some("/a/c"));
         assert_eq!(realpath("/..").as_deref(), Some("/"));
+    }
+
+    /// The link is swapped between the decision and the building of the command line (the race a
+    /// caller who owns the link can run): the command must never get a path that was not checked.
+    #[test]
+    fn a_link_swapped_after_the_match_is_not_passed_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_str().unwrap().to_string();
+        let allowed = format!("{root}/images");
+        std::fs::create_dir(&allowed).unwrap();
+        std::fs::write(format!("{allowed}/disk"), "").unwrap();
+        std::fs::write(format!("{root}/shadow"), "").unwrap();
+        let link = format!("{root}/link");
+        std::os::unix::fs::symlink(format!("{allowed}/disk"), &link).unwrap();
+        let fields: Vec<String> = ["PathFilter", "/bin/chown", "root", "nova", &allowed]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let filter = Filter::build("chown", &fields).unwrap();
+        let userargs: Vec<String> = ["chown", "nova", &link]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(matches(&filter, &userargs));
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(format!("{root}/shadow"), &link).unwrap();
+        assert_eq!(command_line(&filter, "/bin/chown".into(), &userargs), None);
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(format!("{allowed}/disk"), &link).unwrap();
+        assert_eq!(
+            command_line(&filter, "/bin/chown".into(), &userargs),
+            Some(vec![
+                "/bin/chown".to_string(),
+                "nova".into(),
+                format!("{allowed}/disk")
+            ])
+        );
     }
 }
