@@ -9,8 +9,8 @@ use crate::error::Error;
 use crate::options::DatabaseOptions;
 use crate::url::{BackendKind, DbUrl};
 
-/// A diesel connection the facade can pool: [`diesel::SqliteConnection`] (feature `sqlite`),
-/// [`diesel::PgConnection`] (`postgres`) and [`diesel::MysqlConnection`] (`mysql`).
+/// A diesel connection the facade can pool: `diesel::SqliteConnection` (feature `sqlite`),
+/// `diesel::PgConnection` (`postgres`) and `diesel::MysqlConnection` (`mysql`).
 pub trait DbConnection:
     Connection<TransactionManager = AnsiTransactionManager> + Send + Sized + 'static
 {
