@@ -1,8 +1,7 @@
 //! The sending side: one DEALER connection per remote server address, kept while it lives.
 //!
-//! Each connection has one task that writes the bounded outgoing queue and reads the answers: ACK or
-//! NACK for each request, then the replies of calls, handed to the waiter registered under the message
-//! id. When the peer goes away every waiter is released at once (a waiting call fails instead of
+//! Senders write the socket directly; each connection has one task that reads the answers: ACK or NACK
+//! for each request, then the replies of calls, handed to the waiter registered under the message id. When the peer goes away every waiter is released at once (a waiting call fails instead of
 //! hanging) and the connection is dropped; the next send opens a new one.
 
 use std::collections::HashMap;
@@ -14,7 +13,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use zeromq::prelude::*;
-use zeromq::{DealerSocket, SocketEvent, SocketOptions, ZmqMessage};
+use zeromq::{DealerSendHalf, DealerSocket, SocketEvent, SocketOptions, ZmqMessage};
 
 use super::protocol::{self, Kind};
 use crate::wire::{ReplyBody, decode_reply};
@@ -43,7 +42,10 @@ type Waiters = Arc<Mutex<HashMap<String, Waiter>>>;
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) addr: String,
-    out: mpsc::Sender<ZmqMessage>,
+    /// Senders write the socket themselves (one task hop less than a writer task); zeromq bounds the
+    /// peer's queue, so a slow peer makes them wait rather than memory grow.
+    send: tokio::sync::Mutex<Sender>,
+    limit: Duration,
     waiters: Waiters,
     dead: Arc<AtomicBool>,
     task: JoinHandle<()>,
@@ -57,7 +59,7 @@ impl Drop for Conn {
 
 impl Conn {
     /// Connects to `addr` (`host:port`) within `limit`.
-    pub(crate) async fn open(addr: &str, limit: Duration, queue: usize) -> Result<Conn> {
+    pub(crate) async fn open(addr: &str, limit: Duration) -> Result<Conn> {
         let mut opts = SocketOptions::default();
         opts.connect_timeout(limit);
         let mut socket = DealerSocket::with_options(opts);
@@ -77,8 +79,7 @@ impl Conn {
             Ok(Err(e)) => return Err(fail(e.to_string())),
             Err(_) => return Err(fail("timed out".into())),
         }
-        let (mut send, mut recv) = socket.split();
-        let (out, mut out_rx) = mpsc::channel::<ZmqMessage>(queue);
+        let (send, mut recv) = socket.split();
         let waiters: Waiters = Arc::default();
         let dead = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn({
@@ -86,15 +87,6 @@ impl Conn {
             async move {
                 loop {
                     tokio::select! {
-                        m = out_rx.recv() => match m {
-                            Some(m) => {
-                                if let Err(e) = send.send(m).await {
-                                    tracing::info!(%addr, error = %e, "zmq send failed");
-                                    break;
-                                }
-                            }
-                            None => break,
-                        },
                         r = recv.recv() => match r {
                             Ok(m) => dispatch(&waiters, m),
                             Err(e) => {
@@ -118,7 +110,8 @@ impl Conn {
         });
         Ok(Conn {
             addr: addr.to_owned(),
-            out,
+            send: tokio::sync::Mutex::new(Sender(send)),
+            limit,
             waiters,
             dead,
             task,
@@ -153,18 +146,42 @@ impl Conn {
             },
         );
         let m = protocol::message(protocol::frames(kind, msg_id, body));
-        if self.out.send(m).await.is_err() {
-            self.forget(msg_id);
-            return Err(Error::Connection {
-                reason: format!("the connection to `{}` is closed", self.addr),
-            });
+        let sent =
+            tokio::time::timeout(self.limit, async { self.send.lock().await.0.send(m).await })
+                .await;
+        match sent {
+            Ok(Ok(())) => Ok(rx),
+            Ok(Err(e)) => {
+                self.forget(msg_id);
+                self.dead.store(true, Ordering::SeqCst);
+                Err(Error::Connection {
+                    reason: format!("sending to `{}` failed: {e}", self.addr),
+                })
+            }
+            Err(_) => {
+                self.forget(msg_id);
+                Err(Error::Connection {
+                    reason: format!(
+                        "`{}` takes no more messages (its queue stayed full)",
+                        self.addr
+                    ),
+                })
+            }
         }
-        Ok(rx)
     }
 
     /// Stops waiting for anything about `msg_id`.
     pub(crate) fn forget(&self, msg_id: &str) {
         lock(&self.waiters).remove(msg_id);
+    }
+}
+
+/// The send half of the DEALER.
+struct Sender(DealerSendHalf);
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DealerSendHalf")
     }
 }
 

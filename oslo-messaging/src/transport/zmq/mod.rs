@@ -445,7 +445,7 @@ impl Inner {
         {
             return Ok(c.clone());
         }
-        let c = Arc::new(Conn::open(addr, limit, self.opts.queue_size.max(16) * 4).await?);
+        let c = Arc::new(Conn::open(addr, limit).await?);
         lock(&self.conns).insert(addr.to_owned(), c.clone());
         Ok(c)
     }
