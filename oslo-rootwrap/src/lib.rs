@@ -61,6 +61,7 @@ impl Rootwrap {
     /// Reads `rootwrap.conf` after the ownership checks the options ask for.
     pub(crate) fn load_config(config_path: &Path, options: LoadOptions) -> Result<RootwrapConfig> {
         if options.checks_trust() {
+            trust::check_trusted(config_path)?;
             trust::check_root_only(config_path)?;
             if let Some(dir) = config_path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 trust::check_root_only(dir)?;

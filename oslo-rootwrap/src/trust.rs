@@ -73,3 +73,41 @@ pub(crate) fn check_root_or_sticky(dir: &Path) -> Result<()> {
     }
     check_root_only(dir)
 }
+
+/// Refuses `path` unless neither it nor the way to it can be changed by a user other than root: the
+/// file or directory it finally names passes [`check_root_only`], every directory above that passes
+/// [`check_root_or_sticky`] (a user who owns `/srv/x` can rename the root-owned `/srv/x/etc` and put
+/// their own in its place), and when `path` is a symbolic link, the link is root's and so are the
+/// directories that hold it, by the same rules. Links met half-way through a chain of links are not
+/// looked at one by one; the directories of the final path are.
+pub(crate) fn check_trusted(path: &Path) -> Result<()> {
+    let read_err = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| Error::Read { path: p, source }
+    };
+    let link = std::fs::symlink_metadata(path).map_err(read_err(path))?;
+    let real = std::fs::canonicalize(path).map_err(read_err(path))?;
+    check_root_only(&real)?;
+    check_directories_above(&real)?;
+    if link.file_type().is_symlink() {
+        if link.uid() != 0 {
+            return Err(Error::Insecure {
+                path: path.to_path_buf(),
+                reason: "a symbolic link not owned by root".into(),
+            });
+        }
+        let holder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let holder = std::fs::canonicalize(holder).map_err(read_err(holder))?;
+        check_root_or_sticky(&holder)?;
+        check_directories_above(&holder)?;
+    }
+    Ok(())
+}
+
+/// Every directory above the real path `real`, up to `/`.
+fn check_directories_above(real: &Path) -> Result<()> {
+    real.ancestors().skip(1).try_for_each(check_root_or_sticky)
+}

@@ -131,6 +131,7 @@ impl Filters {
                 continue;
             }
             if options.trust_check {
+                trust::check_trusted(dir)?;
                 trust::check_root_only(dir)?;
             }
             let read_err = |source| Error::Read {
@@ -157,7 +158,7 @@ impl Filters {
                     });
                 }
                 if options.trust_check {
-                    trust::check_root_only(&path)?;
+                    trust::check_trusted(&path)?;
                 }
                 let text = trust::read_bounded(&path, MAX_FILTER_FILE_BYTES)?;
                 list.extend(Filters::parse_file(&text, &path)?);

@@ -342,3 +342,89 @@ fn words_that_are_not_utf8_are_refused() {
     assert_eq!(out.status.code(), Some(99));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Unauthorized command: echoargs"));
 }
+
+/// Root-owned files are not enough when a non-root user can rename what leads to them: a directory on
+/// the way that the user owns, or a link to a file in such a directory. Each is refused with 97.
+#[test]
+fn files_reached_through_a_directory_others_control_are_refused_when_running_as_root() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: the ownership checks apply only when running as root");
+        return;
+    }
+    let expect_refused = |setup: &Setup, conf: &Path, why: &str| {
+        let out = Command::new(OURS)
+            .arg(conf)
+            .arg("echoargs")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(97), "{why}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not owned by root"),
+            "{why}: {out:?}"
+        );
+        let _ = setup;
+    };
+    // The config: a root-owned link to a root-owned file in a directory the user owns.
+    let setup = Setup::new(FILTERS, "");
+    let theirs = setup.dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::rename(setup.conf(), theirs.join("rootwrap.conf")).unwrap();
+    std::os::unix::fs::symlink(theirs.join("rootwrap.conf"), setup.conf()).unwrap();
+    assert_eq!(
+        setup.run(Path::new(OURS), &["echoargs"]).status.code(),
+        Some(0)
+    );
+    std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
+    expect_refused(
+        &setup,
+        &setup.conf(),
+        "config linked into a user's directory",
+    );
+
+    // A filter file linked the same way.
+    let setup = Setup::new("", "");
+    let theirs = setup.dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("real.filters"), FILTERS).unwrap();
+    let link = setup.dir.path().join("rootwrap.d/test.filters");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(theirs.join("real.filters"), &link).unwrap();
+    assert_eq!(
+        setup.run(Path::new(OURS), &["echoargs"]).status.code(),
+        Some(0)
+    );
+    std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
+    expect_refused(
+        &setup,
+        &setup.conf(),
+        "filter file linked into a user's directory",
+    );
+
+    // The config and the filter directory inside a root-owned directory that sits in a user's one.
+    let outer = tempfile::tempdir().unwrap();
+    let setup = Setup::new(FILTERS, "");
+    let inner = outer.path().join("user/etc");
+    std::fs::create_dir_all(inner.parent().unwrap()).unwrap();
+    std::fs::rename(setup.dir.path(), &inner).unwrap();
+    let conf = inner.join("rootwrap.conf");
+    let text = std::fs::read_to_string(&conf).unwrap().replace(
+        &*setup.dir.path().to_string_lossy(),
+        &inner.to_string_lossy(),
+    );
+    std::fs::write(&conf, text).unwrap();
+    std::os::unix::fs::chown(inner.parent().unwrap(), Some(4242), Some(4242)).unwrap();
+    expect_refused(&setup, &conf, "config under a user's directory");
+    // Only the filter directory is under the user's directory.
+    let conf2 = outer.path().join("rootwrap.conf");
+    std::fs::copy(&conf, &conf2).unwrap();
+    expect_refused(&setup, &conf2, "filter directory under a user's directory");
+    std::os::unix::fs::chown(inner.parent().unwrap(), Some(0), Some(0)).unwrap();
+    let ok = Command::new(OURS)
+        .arg(&conf2)
+        .arg("echoargs")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+}
