@@ -46,7 +46,8 @@ pub struct Rootwrap {
 
 impl Rootwrap {
     /// Loads `rootwrap.conf` and its filter files. When running as root, a config file, config
-    /// directory, filter directory or filter file that a non-root user could have written is refused.
+    /// directory, filter directory or filter file that a non-root user could have written is refused,
+    /// and an `exec_dirs` directory such a user could write to (or that does not exist) is left out.
     pub fn load(config_path: &Path) -> Result<Rootwrap> {
         Rootwrap::load_with(config_path, LoadOptions::default())
     }
@@ -67,7 +68,21 @@ impl Rootwrap {
                 trust::check_root_only(dir)?;
             }
         }
-        RootwrapConfig::load(config_path)
+        let mut config = RootwrapConfig::load(config_path)?;
+        if options.checks_trust() {
+            // Another user who can add to (or swap) an `exec_dirs` directory chooses what root runs.
+            config
+                .exec_dirs
+                .retain(|dir| match trust::check_trusted(dir) {
+                    Ok(()) => true,
+                    Err(Error::Read { .. }) => false,
+                    Err(e) => {
+                        tracing::warn!(dir = %dir.display(), "ignoring an exec_dirs entry: {e}");
+                        false
+                    }
+                });
+        }
+        Ok(config)
     }
 
     /// A configuration assembled in code.

@@ -428,3 +428,32 @@ fn files_reached_through_a_directory_others_control_are_refused_when_running_as_
         .unwrap();
     assert_eq!(ok.status.code(), Some(0), "{ok:?}");
 }
+
+/// An `exec_dirs` entry another user can write to (or swap) would let that user choose what root runs:
+/// running as root, such a directory is left out of the lookup and of the command's `PATH`.
+#[test]
+fn exec_dirs_others_control_are_not_searched_when_running_as_root() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: the ownership checks apply only when running as root");
+        return;
+    }
+    let setup = Setup::new(FILTERS, "");
+    assert_eq!(
+        setup.run(Path::new(OURS), &["echoargs"]).status.code(),
+        Some(0)
+    );
+    let bin = setup.dir.path().join("bin");
+    std::os::unix::fs::chown(&bin, Some(4242), Some(4242)).unwrap();
+    let out = setup.run(Path::new(OURS), &["echoargs"]);
+    assert_eq!(out.status.code(), Some(96), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    std::os::unix::fs::chown(&bin, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = setup.run(Path::new(OURS), &["echoargs"]);
+    assert_eq!(out.status.code(), Some(96), "{out:?}");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        setup.run(Path::new(OURS), &["echoargs"]).status.code(),
+        Some(0)
+    );
+}
