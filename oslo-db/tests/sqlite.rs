@@ -213,3 +213,49 @@ fn a_database_in_a_missing_directory_does_not_exist() {
         "{err:?}"
     );
 }
+
+/// A writer for the test subscriber that keeps what it is given.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logged(connection_debug: u8, level: tracing::Level) -> String {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let f =
+            Facade::<C>::new(DatabaseOptions::new("sqlite://").connection_debug(connection_debug))
+                .unwrap();
+        f.reader().run(|c| exec(c, "SELECT 1234")).unwrap();
+    });
+    String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn connection_debug_logs_statements() {
+    assert!(logged(100, tracing::Level::DEBUG).contains("SELECT 1234"));
+    let info = logged(50, tracing::Level::INFO);
+    assert!(
+        info.contains("SELECT 1234") && info.contains("INFO"),
+        "{info}"
+    );
+    assert!(!logged(0, tracing::Level::TRACE).contains("SELECT 1234"));
+    assert!(
+        !logged(100, tracing::Level::INFO).contains("SELECT 1234"),
+        "100 logs at DEBUG"
+    );
+}
