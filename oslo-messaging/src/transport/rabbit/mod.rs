@@ -449,14 +449,15 @@ impl Inner {
                 spawn_consumer(self.clone(), spec, stop_rx, move |d: Delivery, _chan| {
                     let (w, dups) = (w.clone(), dups.clone());
                     async move {
-                        let _ = d.acker.ack(BasicAckOptions::default()).await;
+                        // Acknowledged on receipt, as the original does; the ack is sent after the reply
+                        // is handed to its caller, to keep it off the call's critical path.
                         let reply = wire::decode_body(&d.data).and_then(|m| wire::decode_reply(&m));
+                        let ack = d.acker;
                         match reply {
+                            Ok(r) if r.unique_id.as_deref().is_some_and(|u| lock(&dups).check_and_add(u)) => {
+                                tracing::info!(target: "rabbit", msg_id = r.msg_id, "duplicate reply dropped");
+                            }
                             Ok(r) => {
-                                if r.unique_id.as_deref().is_some_and(|u| lock(&dups).check_and_add(u)) {
-                                    tracing::info!(target: "rabbit", msg_id = r.msg_id, "duplicate reply dropped");
-                                    return true;
-                                }
                                 let tx = lock(&w).get(&r.msg_id).cloned();
                                 match tx {
                                     Some(tx) => {
@@ -469,6 +470,7 @@ impl Inner {
                             }
                             Err(e) => tracing::warn!(target: "rabbit", error = %e, "bad reply dropped"),
                         }
+                        let _ = ack.ack(BasicAckOptions::default()).await;
                         true
                     }
                 })
