@@ -1,10 +1,10 @@
-#![cfg(feature = "config")]
 //! Differential tests of oslo-config against Python oslo.config.
 //!
 //! Each case is one JSON description: option definitions, config files (written to a temporary directory,
 //! `{dir}` in arguments and values stands for it), argv, environment, overrides and the options to read.
 //! The same description drives a small Python program around oslo.config and our crate; the resolved
 //! values (or the error class), and where each value came from, must be the same.
+#![cfg(feature = "config")]
 
 use std::collections::HashMap;
 use std::path::Path;
