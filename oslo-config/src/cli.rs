@@ -116,7 +116,12 @@ fn add_opt(
         *pos_index += 1;
         arg = arg
             .index(*pos_index)
-            .value_name(opt.metavar.clone().unwrap_or_else(|| opt.dest.clone()))
+            .value_name(
+                opt.rare()
+                    .metavar
+                    .clone()
+                    .unwrap_or_else(|| opt.dest.clone()),
+            )
             .required(opt.is_required());
         arg = if opt.multi {
             arg.action(ArgAction::Append)
@@ -166,7 +171,8 @@ fn add_opt(
         return cmd.arg(arg).arg(inverse);
     }
     arg = arg.num_args(1).allow_negative_numbers(true).value_name(
-        opt.metavar
+        opt.rare()
+            .metavar
             .clone()
             .unwrap_or_else(|| opt.dest.to_uppercase()),
     );

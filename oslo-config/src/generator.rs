@@ -265,7 +265,7 @@ fn quote_spaces(s: &str) -> String {
 
 fn format_defaults(opt: &Opt) -> Vec<String> {
     if opt.multi {
-        if let Some(s) = &opt.sample_default {
+        if let Some(s) = &opt.rare().sample_default {
             return vec![s.clone()];
         }
         return match &opt.default {
@@ -276,7 +276,7 @@ fn format_defaults(opt: &Opt) -> Vec<String> {
             Some(v) => vec![quote_spaces(&v.to_string())],
         };
     }
-    if let Some(s) = &opt.sample_default {
+    if let Some(s) = &opt.rare().sample_default {
         return vec![s.clone()];
     }
     match &opt.default {
@@ -347,14 +347,14 @@ fn format_opt(opt: &Opt, group: &str, o: &GeneratorOptions) -> String {
         }
     }
     if opt.deprecated_for_removal {
-        match &opt.deprecated_since {
+        match &opt.rare().deprecated_since {
             Some(s) => out.push_str(&format!(
                 "# This option is deprecated for removal since {s}.\n"
             )),
             None => out.push_str("# This option is deprecated for removal.\n"),
         }
         out.push_str("# Its value may be silently ignored in the future.\n");
-        if let Some(r) = &opt.deprecated_reason {
+        if let Some(r) = &opt.rare().deprecated_reason {
             out.push_str(&format_help(&format!("Reason: {r}"), o));
         }
     }
@@ -365,7 +365,12 @@ fn format_opt(opt: &Opt, group: &str, o: &GeneratorOptions) -> String {
              # effect on stability and/or performance.\n",
         );
     }
-    if opt.sample_default.as_deref().is_some_and(|s| !s.is_empty()) {
+    if opt
+        .rare()
+        .sample_default
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+    {
         out.push_str(
             "#\n\
              # This option has a sample default set, which means that\n\
@@ -455,15 +460,15 @@ fn entry(opt: &Opt, group: &str, namespace: &str) -> Json {
         "dest": opt.dest,
         "short": opt.short.map(|c| c.to_string()),
         "default": value_json(&opt.default),
-        "sample_default": opt.sample_default,
+        "sample_default": opt.rare().sample_default,
         "positional": opt.positional,
-        "metavar": opt.metavar,
+        "metavar": opt.rare().metavar,
         "help": if opt.help.is_empty() { Json::Null } else { json!(opt.help) },
         "secret": opt.secret,
         "required": opt.is_required(),
         "deprecated_for_removal": opt.deprecated_for_removal,
-        "deprecated_reason": opt.deprecated_reason,
-        "deprecated_since": opt.deprecated_since,
+        "deprecated_reason": opt.rare().deprecated_reason,
+        "deprecated_since": opt.rare().deprecated_since,
         "deprecated_opts": deprecated,
         "mutable": opt.mutable,
         "advanced": opt.advanced,

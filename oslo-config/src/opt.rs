@@ -118,7 +118,6 @@ pub struct Opt {
     pub(crate) ty: OptType,
     pub(crate) multi: bool,
     pub(crate) default: Option<Value>,
-    pub(crate) sample_default: Option<String>,
     pub(crate) help: String,
     pub(crate) secret: bool,
     pub(crate) required: Option<bool>,
@@ -126,13 +125,9 @@ pub struct Opt {
     pub(crate) advanced: bool,
     pub(crate) positional: bool,
     pub(crate) short: Option<char>,
-    pub(crate) metavar: Option<String>,
-    pub(crate) deprecated_name: Option<String>,
-    pub(crate) deprecated_group: Option<String>,
-    pub(crate) deprecated_opts: Vec<DeprecatedOpt>,
     pub(crate) deprecated_for_removal: bool,
-    pub(crate) deprecated_reason: Option<String>,
-    pub(crate) deprecated_since: Option<String>,
+    /// The attributes most options leave unset, kept out of line so options stay small to move.
+    pub(crate) rare: Option<Box<Rare>>,
 }
 
 impl Opt {
@@ -145,7 +140,6 @@ impl Opt {
             ty,
             multi: false,
             default: None,
-            sample_default: None,
             help: String::new(),
             secret: false,
             required: None,
@@ -153,13 +147,8 @@ impl Opt {
             advanced: false,
             positional: false,
             short: None,
-            metavar: None,
-            deprecated_name: None,
-            deprecated_group: None,
-            deprecated_opts: Vec::new(),
             deprecated_for_removal: false,
-            deprecated_reason: None,
-            deprecated_since: None,
+            rare: None,
         }
     }
 
@@ -260,7 +249,7 @@ impl Opt {
 
     /// The default as the sample file shows it, instead of the real default.
     pub fn sample_default(mut self, text: impl Into<String>) -> Self {
-        self.sample_default = Some(text.into());
+        self.rare_mut().sample_default = Some(text.into());
         self
     }
 
@@ -309,7 +298,7 @@ impl Opt {
 
     /// The placeholder shown in `--help`.
     pub fn metavar(mut self, text: impl Into<String>) -> Self {
-        self.metavar = Some(text.into());
+        self.rare_mut().metavar = Some(text.into());
         self
     }
 
@@ -321,32 +310,34 @@ impl Opt {
 
     /// An old name the option is still read under (with a deprecation warning).
     pub fn deprecated_name(mut self, name: impl Into<String>) -> Self {
-        self.deprecated_name = Some(name.into());
+        self.rare_mut().deprecated_name = Some(name.into());
         self
     }
 
     /// An old group the option is still read under (with a deprecation warning).
     pub fn deprecated_group(mut self, group: impl Into<String>) -> Self {
-        self.deprecated_group = Some(group.into());
+        self.rare_mut().deprecated_group = Some(group.into());
         self
     }
 
     /// Another old name and/or group the option is still read under.
     pub fn deprecated_opt(mut self, name: Option<&str>, group: Option<&str>) -> Self {
-        self.deprecated_opts.push(DeprecatedOpt::new(name, group));
+        self.rare_mut()
+            .deprecated_opts
+            .push(DeprecatedOpt::new(name, group));
         self
     }
 
     /// Marks the option as deprecated for removal: a warning is logged once when a value is set.
     pub fn deprecated_for_removal(mut self, reason: Option<&str>) -> Self {
         self.deprecated_for_removal = true;
-        self.deprecated_reason = reason.map(str::to_owned);
+        self.rare_mut().deprecated_reason = reason.map(str::to_owned);
         self
     }
 
     /// The release the option was deprecated in.
     pub fn deprecated_since(mut self, release: impl Into<String>) -> Self {
-        self.deprecated_since = Some(release.into());
+        self.rare_mut().deprecated_since = Some(release.into());
         self
     }
 
@@ -430,7 +421,7 @@ impl Opt {
 
     /// The sample-file default, if one replaces the real default.
     pub fn sample_default_text(&self) -> Option<&str> {
-        self.sample_default.as_deref()
+        self.rare().sample_default.as_deref()
     }
 
     /// The help text.
@@ -470,31 +461,31 @@ impl Opt {
 
     /// The `--help` placeholder.
     pub fn metavar_text(&self) -> Option<&str> {
-        self.metavar.as_deref()
+        self.rare().metavar.as_deref()
     }
 
     /// Whether the option is deprecated for removal, and why.
     pub fn deprecation(&self) -> Option<Option<&str>> {
         self.deprecated_for_removal
-            .then_some(self.deprecated_reason.as_deref())
+            .then_some(self.rare().deprecated_reason.as_deref())
     }
 
     /// The release the option was deprecated in.
     pub fn deprecated_since_release(&self) -> Option<&str> {
-        self.deprecated_since.as_deref()
+        self.rare().deprecated_since.as_deref()
     }
 
     /// Every old name/group the option is read under, in oslo's lookup order: the `deprecated_opt`s (each
     /// dashed name followed by its underscore form), then `deprecated_name`/`deprecated_group`.
     pub fn all_deprecated(&self) -> Vec<DeprecatedOpt> {
-        if self.deprecated_opts.is_empty()
-            && self.deprecated_name.is_none()
-            && self.deprecated_group.is_none()
+        if self.rare().deprecated_opts.is_empty()
+            && self.rare().deprecated_name.is_none()
+            && self.rare().deprecated_group.is_none()
         {
             return Vec::new();
         }
-        let mut out = self.deprecated_opts.clone();
-        for o in &self.deprecated_opts {
+        let mut out = self.rare().deprecated_opts.clone();
+        for o in &self.rare().deprecated_opts {
             if let Some(n) = &o.name
                 && n.contains('-')
             {
@@ -504,17 +495,17 @@ impl Opt {
                 });
             }
         }
-        if self.deprecated_name.is_some() || self.deprecated_group.is_some() {
+        if self.rare().deprecated_name.is_some() || self.rare().deprecated_group.is_some() {
             out.push(DeprecatedOpt {
-                name: self.deprecated_name.clone(),
-                group: self.deprecated_group.clone(),
+                name: self.rare().deprecated_name.clone(),
+                group: self.rare().deprecated_group.clone(),
             });
-            if let Some(n) = &self.deprecated_name
+            if let Some(n) = &self.rare().deprecated_name
                 && n.contains('-')
             {
                 out.push(DeprecatedOpt {
                     name: Some(n.replace('-', "_")),
-                    group: self.deprecated_group.clone(),
+                    group: self.rare().deprecated_group.clone(),
                 });
             }
         }
@@ -578,6 +569,39 @@ impl Opt {
             }
         }
         Ok(())
+    }
+}
+
+/// The option attributes most options leave unset.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rare {
+    pub(crate) sample_default: Option<String>,
+    pub(crate) metavar: Option<String>,
+    pub(crate) deprecated_name: Option<String>,
+    pub(crate) deprecated_group: Option<String>,
+    pub(crate) deprecated_opts: Vec<DeprecatedOpt>,
+    pub(crate) deprecated_reason: Option<String>,
+    pub(crate) deprecated_since: Option<String>,
+}
+
+static NO_RARE: Rare = Rare {
+    sample_default: None,
+    metavar: None,
+    deprecated_name: None,
+    deprecated_group: None,
+    deprecated_opts: Vec::new(),
+    deprecated_reason: None,
+    deprecated_since: None,
+};
+
+impl Opt {
+    /// The rarely set attributes (all unset when none was given).
+    pub(crate) fn rare(&self) -> &Rare {
+        self.rare.as_deref().unwrap_or(&NO_RARE)
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
     }
 }
 
