@@ -91,6 +91,9 @@ pub(crate) fn translate(pattern: &str) -> Result<String, Untranslatable> {
     let mut i = 0;
     // Python takes global flags `(?i)` only before anything else of the pattern.
     let mut at_start = true;
+    // Open groups: a `)` with none open, or one left open, would break out of the anchoring group
+    // (`a)|(?:b` would become `\A(?:a)|(?:b)\z`, a prefix match); Python refuses both.
+    let mut depth = 0usize;
     while i < chars.len() {
         let c = chars[i];
         let was_at_start = at_start;
@@ -122,9 +125,25 @@ pub(crate) fn translate(pattern: &str) -> Result<String, Untranslatable> {
             }
             '(' if chars.get(i + 1) == Some(&'?') => {
                 let (text, next, global) = group_start(&chars, i, was_at_start)?;
+                // A comment and a global-flags group are complete; every other one opens a group.
+                if !global && !text.is_empty() {
+                    depth += 1;
+                }
                 out.push_str(&text);
                 at_start = global;
                 i = next;
+            }
+            '(' => {
+                depth += 1;
+                out.push('(');
+                i += 1;
+            }
+            ')' => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| Untranslatable("unbalanced parenthesis".into()))?;
+                out.push(')');
+                i += 1;
             }
             ' ' | '#' => {
                 // Literal in Python unless (?x), which `group_start` refuses.
@@ -136,6 +155,9 @@ pub(crate) fn translate(pattern: &str) -> Result<String, Untranslatable> {
                 i += 1;
             }
         }
+    }
+    if depth != 0 {
+        return Err(Untranslatable("missing `)`".into()));
     }
     Ok(out)
 }
@@ -204,7 +226,21 @@ fn group_start(
     if rest.starts_with("(?P=") {
         return Ok(("(?P=".to_string(), start + 4, false));
     }
-    for prefix in ["(?:", "(?=", "(?!", "(?<=", "(?<!", "(?>", "(?("] {
+    if rest.starts_with("(?(") {
+        // A conditional: its group number or name and `)` belong to the opening.
+        let cond_start = start + 3;
+        let len = chars[cond_start..]
+            .iter()
+            .position(|&c| c == ')')
+            .ok_or_else(|| Untranslatable("unterminated condition".into()))?;
+        let cond = &chars[cond_start..cond_start + len];
+        if cond.is_empty() || !cond.iter().all(|c| c.is_ascii_alphanumeric() || *c == '_') {
+            return Err(Untranslatable("bad condition".into()));
+        }
+        let cond: String = cond.iter().collect();
+        return Ok((format!("(?({cond})"), cond_start + len + 1, false));
+    }
+    for prefix in ["(?:", "(?=", "(?!", "(?<=", "(?<!", "(?>"] {
         if rest.starts_with(prefix) {
             return Ok((prefix.to_string(), start + prefix.chars().count(), false));
         }
@@ -503,6 +539,11 @@ mod tests {
             // `\B` never matches an empty string in Python; `\b` follows Python's own `\w`.
             (r"\B", ""),
             (r"a\b\u{203F}", "a\u{203F}"),
+            // Unbalanced parentheses must not break out of the anchoring group.
+            (r"a)|(?:b", "aXYZ"),
+            (r"a)|(b", "a-anything"),
+            (r"(a", "a"),
+            (r"a)", "a)"),
         ];
         for (p, t) in python_refuses {
             assert!(!m(p, t), "{p:?} must not match {t:?}");
@@ -529,5 +570,10 @@ mod tests {
         assert!(m(r"(?i-s:a.)", "Ab"));
         assert!(m(r"\377", "\u{FF}"));
         assert!(m(r"(?P<n_1>a)(?P=n_1)", "aa"));
+        assert!(m(r"(a)?(?(1)b|c)", "c"));
+        assert!(m(r"(a)?(?(1)b|c)", "ab"));
+        assert!(!m(r"(a)?(?(1)b|c)", "ac"));
+        assert!(m(r"(?#note)(?i)(a|b)", "B"));
+        assert!(m(r"((a)(?:b))", "ab"));
     }
 }
