@@ -370,6 +370,27 @@ impl Inner {
             )
             .await?,
         );
+        let me = Arc::downgrade(self);
+        let fallback = server::Fallback(Box::new(move |exchange, topic, pool, ctxt, message| {
+            let Some(inner) = me.upgrade() else { return };
+            if tokio::runtime::Handle::try_current().is_err() {
+                tracing::warn!(%topic, "requeued notification dropped: no runtime to send it on");
+                return;
+            }
+            let note = PendingNote {
+                seq: inner.pending.seq.fetch_add(1, Ordering::Relaxed),
+                exchange: exchange.to_owned(),
+                topic: topic.to_owned(),
+                pool: Some(pool.to_owned()),
+                ctxt,
+                message,
+                since: Instant::now(),
+            };
+            if let Err(e) = inner.queue_pending(vec![note]) {
+                tracing::warn!(%topic, error = %e, "requeued notification dropped");
+            }
+        }));
+        let _ = router.local.fallback.set(fallback);
         *r = Some(router.clone());
         Ok(router)
     }

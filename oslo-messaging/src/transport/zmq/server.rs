@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -54,6 +54,20 @@ struct Table {
 pub(crate) struct Local {
     table: Mutex<Table>,
     ids: AtomicU64,
+    /// Where a requeued notification goes when no listener here takes it.
+    pub(crate) fallback: OnceLock<Fallback>,
+}
+
+/// Takes a notification back: `(exchange, <topic>.<priority>, pool, context, message)`.
+pub(crate) struct Fallback(
+    #[allow(clippy::type_complexity)]
+    pub(crate)  Box<dyn Fn(&str, &str, &str, Map<String, Value>, Map<String, Value>) + Send + Sync>,
+);
+
+impl std::fmt::Debug for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fallback")
+    }
 }
 
 /// The outcome of handing a message to the local consumers.
@@ -241,6 +255,9 @@ struct ZmqAcker {
 }
 
 impl ZmqAcker {
+    /// Puts the notification back: through the transport's fallback (its queue of notifications waiting
+    /// for a listener, which sends it to a listener of the pool the matchmaker knows, in this process or
+    /// another, round robin), or without one to a listener of the pool in this process.
     fn redeliver(&mut self) {
         let Some((ctxt, message)) = self.pending.take() else {
             return;
@@ -248,37 +265,15 @@ impl ZmqAcker {
         if !self.armed.load(Ordering::SeqCst) {
             return;
         }
-        let (local, exchange, key, pool) = (
-            self.local.clone(),
-            self.exchange.clone(),
-            self.key.clone(),
-            self.pool.clone(),
-        );
-        let again =
-            move || local.hand_notification(&exchange, &key, &pool, ctxt.clone(), message.clone());
-        match again() {
-            Handed::Taken => {}
-            Handed::Refused(r) if r == NACK_NO_TARGET => {
-                tracing::warn!(key = %self.key, pool = %self.pool, "requeued notification dropped: no listener left in this process");
-            }
-            Handed::Refused(_) => match tokio::runtime::Handle::try_current() {
-                Ok(rt) => {
-                    rt.spawn(async move {
-                        for _ in 0..200 {
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            match again() {
-                                Handed::Taken => return,
-                                Handed::Refused(r) if r == NACK_NO_TARGET => break,
-                                Handed::Refused(_) => {}
-                            }
-                        }
-                        tracing::warn!("requeued notification dropped: the listeners stayed busy");
-                    });
-                }
-                Err(_) => {
-                    tracing::warn!(key = %self.key, "requeued notification dropped: no runtime");
-                }
-            },
+        if let Some(f) = self.local.fallback.get() {
+            (f.0)(&self.exchange, &self.key, &self.pool, ctxt, message);
+            return;
+        }
+        let local =
+            self.local
+                .hand_notification(&self.exchange, &self.key, &self.pool, ctxt, message);
+        if local != Handed::Taken {
+            tracing::warn!(key = %self.key, pool = %self.pool, "requeued notification dropped: no listener takes it");
         }
     }
 }
