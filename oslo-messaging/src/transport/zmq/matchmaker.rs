@@ -341,3 +341,63 @@ impl Matchmaker for RedisMatchmaker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_entries_expire_unless_refreshed() {
+        let m = LocalMatchmaker::default();
+        m.register("rpc:x:t", "127.0.0.1:1", Duration::from_millis(100))
+            .await
+            .unwrap();
+        m.register("rpc:x:t", "127.0.0.1:2", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            m.lookup("rpc:x:t").await.unwrap(),
+            ["127.0.0.1:1", "127.0.0.1:2"]
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(m.lookup("rpc:x:t").await.unwrap(), ["127.0.0.1:2"]);
+        m.unregister("rpc:x:t", "127.0.0.1:2").await.unwrap();
+        assert!(m.lookup("rpc:x:t").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn file_names_topics_servers_and_pools() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        std::fs::write(
+            &path,
+            r#"{"compute": ["h1:1", "h2:2"], "compute.h1": ["h1:1"],
+                "notifications.info": ["h3:3"], "notifications.info@audit": ["h4:4"],
+                "notifications.infox": ["h5:5"]}"#,
+        )
+        .unwrap();
+        let m = FileMatchmaker::new(path.clone()).unwrap();
+        assert_eq!(
+            m.lookup("rpc:openstack:compute").await.unwrap(),
+            ["h1:1", "h2:2"]
+        );
+        assert_eq!(m.lookup("rpc:nova:compute.h1").await.unwrap(), ["h1:1"]);
+        assert!(m.lookup("rpc:nova:compute.h9").await.unwrap().is_empty());
+        assert_eq!(
+            m.lookup("notify:openstack:notifications.info")
+                .await
+                .unwrap(),
+            ["h3:3|", "h4:4|audit"]
+        );
+        assert!(!m.dynamic());
+        for bad in [
+            r#"{"a": "h:1"}"#,
+            r#"{"a": ["nohost"]}"#,
+            r#"{"a": [":1"]}"#,
+            "[]",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(FileMatchmaker::new(path.clone()).is_err(), "{bad}");
+        }
+    }
+}
