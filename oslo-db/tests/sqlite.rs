@@ -1,4 +1,3 @@
-#![cfg(feature = "sqlite")]
 //! The facade on SQLite: in-memory sharing, foreign keys on request, the busy timeout, the reader
 //! pool on `slave_connection`, pool limits, and URLs with passwords kept out of messages.
 
