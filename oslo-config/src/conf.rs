@@ -201,8 +201,10 @@ struct OptEntry {
     cli: bool,
     override_value: Option<Value>,
     default_value: Option<Value>,
-    /// The (section, key) names read in files, computed once.
-    names: Vec<(String, String)>,
+    /// The normalised section the option is read from in files.
+    section: Arc<str>,
+    /// The deprecated (section, key) names also read, in oslo's order.
+    deprecated: Vec<(String, String)>,
     /// The `OS_<GROUP>__<DEST>` variable, computed once.
     env_var: String,
 }
@@ -211,6 +213,18 @@ struct OptEntry {
 struct GroupEntry {
     group: OptGroup,
     opts: IndexMap<String, OptEntry>,
+    /// The group's normalised section name, shared by its options.
+    section: Arc<str>,
+}
+
+impl GroupEntry {
+    fn new(group: OptGroup, capacity: usize) -> Self {
+        GroupEntry {
+            section: Arc::from(normalize_section(&group.name)),
+            group,
+            opts: IndexMap::with_capacity(capacity),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -276,6 +290,7 @@ struct State {
 /// ```
 pub struct ConfigOpts {
     default_opts: IndexMap<String, OptEntry>,
+    default_section: Arc<str>,
     groups: IndexMap<String, GroupEntry>,
     subs: Option<(String, Vec<SubCommand>)>,
     state: Option<State>,
@@ -465,6 +480,13 @@ fn file_names(group: Option<&str>, opt: &Opt) -> Vec<(String, String)> {
         normalize_section(group.unwrap_or("DEFAULT")),
         opt.dest.clone(),
     )];
+    names.extend(deprecated_names(group, opt));
+    names
+}
+
+/// The deprecated (section, key) names of an option, in oslo's order (no allocation when there are none).
+fn deprecated_names(group: Option<&str>, opt: &Opt) -> Vec<(String, String)> {
+    let mut names = Vec::new();
     for d in opt.all_deprecated() {
         if d.name.is_none() && d.group.is_none() {
             continue;
@@ -489,10 +511,23 @@ fn lookup_files(
     names: &[(String, String)],
     multi: bool,
 ) -> Option<FileHit> {
+    let (first, rest) = names.split_first()?;
+    lookup_files_by(files, (&first.0, &first.1), rest, multi)
+}
+
+/// [`lookup_files`] with the current name given apart from the deprecated ones.
+fn lookup_files_by(
+    files: &[Arc<LoadedFile>],
+    current: (&str, &str),
+    deprecated: &[(String, String)],
+    multi: bool,
+) -> Option<FileHit> {
     let mut acc: Vec<(String, Location)> = Vec::new();
     let mut first: Option<(Location, usize)> = None;
     for f in files.iter().rev() {
-        for (ni, (section, key)) in names.iter().enumerate() {
+        let names = std::iter::once(current)
+            .chain(deprecated.iter().map(|(s, k)| (s.as_str(), k.as_str())));
+        for (ni, (section, key)) in names.enumerate() {
             let mut hits = f.doc.values(section, key).peekable();
             if hits.peek().is_none() {
                 continue;
@@ -556,6 +591,7 @@ impl ConfigOpts {
     pub fn new() -> Self {
         ConfigOpts {
             default_opts: IndexMap::new(),
+            default_section: Arc::from("DEFAULT"),
             groups: IndexMap::new(),
             subs: None,
             state: None,
@@ -578,10 +614,9 @@ impl ConfigOpts {
                 reason: "DEFAULT is not a group".to_owned(),
             });
         }
-        self.groups.entry(group.name.clone()).or_insert(GroupEntry {
-            group,
-            opts: IndexMap::new(),
-        });
+        self.groups
+            .entry(group.name.clone())
+            .or_insert_with(|| GroupEntry::new(group, 0));
         Ok(())
     }
 
@@ -601,14 +636,14 @@ impl ConfigOpts {
         if let Some(g) = group
             && !self.groups.contains_key(g)
         {
-            self.groups.insert(
-                g.to_owned(),
-                GroupEntry {
-                    group: OptGroup::new(g),
-                    opts: IndexMap::new(),
-                },
-            );
+            self.groups
+                .insert(g.to_owned(), GroupEntry::new(OptGroup::new(g), 0));
         }
+        let section = match group {
+            Some(g) => self.groups.get(g).map(|e| e.section.clone()),
+            None => None,
+        }
+        .unwrap_or_else(|| self.default_section.clone());
         let opts = self.opts_of_mut(group)?;
         if let Some(existing) = opts.get_mut(&opt.dest) {
             if existing.opt.same_as(&opt) {
@@ -620,7 +655,7 @@ impl ConfigOpts {
                 group: group_label(group),
             });
         }
-        let names = file_names(group, &opt);
+        let deprecated = deprecated_names(group, &opt);
         let env_var = env_var_name(group, &opt.dest);
         opts.insert(
             opt.dest.clone(),
@@ -629,7 +664,8 @@ impl ConfigOpts {
                 cli,
                 override_value: None,
                 default_value: None,
-                names,
+                section,
+                deprecated,
                 env_var,
             },
         );
@@ -659,13 +695,8 @@ impl ConfigOpts {
         } else if group.is_none() {
             self.default_opts.reserve(hint);
         } else if let Some(g) = group {
-            self.groups.insert(
-                g.to_owned(),
-                GroupEntry {
-                    group: OptGroup::new(g),
-                    opts: IndexMap::with_capacity(hint),
-                },
-            );
+            self.groups
+                .insert(g.to_owned(), GroupEntry::new(OptGroup::new(g), hint));
         }
         for o in opts {
             self.register_opt(o, group)?;
@@ -1186,8 +1217,12 @@ impl ConfigOpts {
             });
         }
         let env = self.env_value(&entry.env_var);
-        let names = &entry.names;
-        let file_hit = lookup_files(&ns.files, names, opt.multi);
+        let file_hit = lookup_files_by(
+            &ns.files,
+            (&entry.section, &opt.dest),
+            &entry.deprecated,
+            opt.multi,
+        );
         let cli = if entry.cli {
             ns.cli.get(&(group.map(str::to_owned), opt.dest.clone()))
         } else {
@@ -1198,7 +1233,7 @@ impl ConfigOpts {
                 FileHit::Single(_, _, ni) | FileHit::Multi(_, _, ni) => *ni,
             };
             if ni > 0
-                && let Some((section, key)) = names.get(ni)
+                && let Some((section, key)) = entry.deprecated.get(ni - 1)
             {
                 let (cur_g, cur_n) = (group_label(group), opt.name.clone());
                 self.warn_once(format!("dep:{section}:{key}"), || {
