@@ -528,6 +528,19 @@ fn lookup_files_by(
         let names = std::iter::once(current)
             .chain(deprecated.iter().map(|(s, k)| (s.as_str(), k.as_str())));
         for (ni, (section, key)) in names.enumerate() {
+            if !multi {
+                if let Some(e) = f.doc.last(section, key) {
+                    return Some(FileHit::Single(
+                        e.value.clone(),
+                        Location::File {
+                            path: f.path.clone(),
+                            line: e.line,
+                        },
+                        ni,
+                    ));
+                }
+                continue;
+            }
             let mut hits = f.doc.values(section, key).peekable();
             if hits.peek().is_none() {
                 continue;

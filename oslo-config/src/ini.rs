@@ -76,7 +76,14 @@ impl std::error::Error for IniError {}
 pub struct IniDocument {
     sections: Vec<Section>,
     /// Normalised section name → key → indices of (section block, entry).
-    index: HashMap<String, HashMap<String, Vec<(usize, usize)>>>,
+    index: HashMap<String, HashMap<String, Hits>>,
+}
+
+/// Where the values of one key are: (section block, entry) pairs, the first kept inline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Hits {
+    first: (usize, usize),
+    rest: Vec<(usize, usize)>,
 }
 
 /// Oslo's section-name normalisation: `DEFAULT` stays, every other name is lower-cased.
@@ -256,7 +263,15 @@ impl IniDocument {
                 .entry(normalize_section(&section.name))
                 .or_default(),
         };
-        keys.entry(p.key).or_default().push((si, ei));
+        match keys.entry(p.key) {
+            std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().rest.push((si, ei)),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Hits {
+                    first: (si, ei),
+                    rest: Vec::new(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -285,13 +300,15 @@ impl IniDocument {
             .get(normalized_section)
             .and_then(|keys| keys.get(key))
             .into_iter()
-            .flatten()
-            .filter_map(|&(si, ei)| self.sections.get(si).and_then(|s| s.entries.get(ei)))
+            .flat_map(|h| std::iter::once(h.first).chain(h.rest.iter().copied()))
+            .filter_map(|(si, ei)| self.sections.get(si).and_then(|s| s.entries.get(ei)))
     }
 
     /// The last value of `key` in the section (normalised name): the one oslo uses for a single-valued option.
     pub fn last(&self, normalized_section: &str, key: &str) -> Option<&Entry> {
-        self.values(normalized_section, key).last()
+        let hits = self.index.get(normalized_section)?.get(key)?;
+        let (si, ei) = hits.rest.last().copied().unwrap_or(hits.first);
+        self.sections.get(si)?.entries.get(ei)
     }
 
     /// Whether the section (normalised name) sets `key`.
