@@ -13,6 +13,10 @@ use crate::error::{Error, Result};
 use crate::protocol::{self, Reply, Request};
 use crate::trust;
 
+/// The most connections the daemon serves at once (each has a thread and up to a frame of memory); one
+/// more is closed at once.
+pub const MAX_CONNECTIONS: usize = 64;
+
 /// Where and for whom the daemon makes its socket.
 #[derive(Debug, Clone)]
 pub struct DaemonOptions {
@@ -186,6 +190,10 @@ impl Daemon {
             let Ok(stream) = conn else { continue };
             if !self.peer_allowed(&stream) {
                 tracing::warn!("rootwrap daemon: refused a connection from another user");
+                continue;
+            }
+            if state.active.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+                tracing::warn!("rootwrap daemon: too many connections, closed one");
                 continue;
             }
             // A client that stops talking (between requests, or half-way through a frame) or stops

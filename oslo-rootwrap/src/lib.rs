@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 pub use client::Client;
 pub use config::{DEFAULT_EXEC_DIRS, Facility, MAX_CONFIG_BYTES, RootwrapConfig};
-pub use daemon::{Daemon, DaemonOptions};
+pub use daemon::{Daemon, DaemonOptions, MAX_CONNECTIONS};
 pub use error::{Error, Result};
 pub use exec::{CapturedOutput, SIGNAL_BASE};
 pub use filters::{Filter, FilterKind};

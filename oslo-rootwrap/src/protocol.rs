@@ -217,8 +217,12 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
             "frame over the size limit",
         ));
     }
-    let mut payload = vec![0u8; n];
-    r.read_exact(&mut payload)?;
+    // Grown as the bytes arrive: a length alone does not make the reader allocate a whole frame.
+    let mut payload = Vec::with_capacity(n.min(64 << 10));
+    r.take(n as u64).read_to_end(&mut payload)?;
+    if payload.len() != n {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(Some(payload))
 }
 

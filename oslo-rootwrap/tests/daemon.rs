@@ -348,3 +348,60 @@ fn a_silent_connection_does_not_keep_the_daemon_alive() {
     );
     assert!(!socket.exists());
 }
+
+/// The daemon serves at most `MAX_CONNECTIONS` connections at once (each has a thread and up to a frame
+/// of memory); one more is closed at once, and a place frees up when a connection ends.
+#[test]
+fn connections_beyond_the_limit_are_closed() {
+    let (dir, conf) = setup("");
+    let rootwrap = Rootwrap::load_with(&conf, LoadOptions::default()).unwrap();
+    let daemon = Daemon::bind(
+        rootwrap,
+        DaemonOptions::default()
+            .parent_dir(dir.path())
+            .idle_timeout(Duration::from_secs(30)),
+    )
+    .unwrap();
+    let socket = daemon.socket_path().to_path_buf();
+    let server = std::thread::spawn(move || daemon.serve());
+    let run = |stream: &mut UnixStream| {
+        let request = Request::Run {
+            args: words("echoargs z"),
+            stdin: None,
+        };
+        protocol::write_frame(stream, &request.encode())?;
+        protocol::read_frame(stream)
+    };
+    let mut held: Vec<UnixStream> = (0..oslo_rootwrap::MAX_CONNECTIONS)
+        .map(|_| UnixStream::connect(&socket).unwrap())
+        .collect();
+    // Every held connection is being served.
+    for s in held.iter_mut().take(3) {
+        assert!(matches!(run(s), Ok(Some(_))));
+    }
+    let mut extra = UnixStream::connect(&socket).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(
+        !matches!(run(&mut extra), Ok(Some(_))),
+        "a connection over the limit was served"
+    );
+    held.truncate(oslo_rootwrap::MAX_CONNECTIONS - 1);
+    let mut served = false;
+    for _ in 0..50 {
+        let mut again = UnixStream::connect(&socket).unwrap();
+        if matches!(run(&mut again), Ok(Some(_))) {
+            served = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(served, "a freed place is used again");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut stop = UnixStream::connect(&socket).unwrap();
+    protocol::write_frame(&mut stop, &Request::Shutdown.encode()).unwrap();
+    let _ = protocol::read_frame(&mut stop);
+    server.join().unwrap().unwrap();
+}
