@@ -32,7 +32,7 @@ done
 
 # --- Debian packages ---------------------------------------------------------------------------------------
 PACKAGES=(
-  sudo pkg-config gcc libc6-dev procps iproute2
+  sudo pkg-config gcc libc6-dev procps iproute2 openssl
   libsqlite3-dev libpq-dev libmariadb-dev libmariadb-dev-compat
   python3 python3-venv
   postgresql mariadb-server rabbitmq-server redis-server
