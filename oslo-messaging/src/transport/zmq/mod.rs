@@ -467,7 +467,11 @@ impl Inner {
             return Ok(c.clone());
         }
         let c = Arc::new(Conn::open(addr, limit).await?);
-        lock(&self.conns).insert(addr.to_owned(), c.clone());
+        let mut conns = lock(&self.conns);
+        // Connections to servers that went away are dropped here, so the map stays as small as the set
+        // of live servers this transport talks to.
+        conns.retain(|_, c| !c.is_dead());
+        conns.insert(addr.to_owned(), c.clone());
         Ok(c)
     }
 

@@ -1,0 +1,376 @@
+//! `zmq://` behaviour beyond the shared transport suite, in one process over loopback sockets: it binds
+//! only the configured address, checks its URL options, makes what it cannot deliver an error to the
+//! caller, keeps its queues bounded when a server is slow (refusing rather than growing, and losing
+//! nothing it accepted), bounds the notifications waiting for a listener, and withdraws a transport's
+//! servers on cleanup.
+#![cfg(feature = "messaging")]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use oslo_messaging::blocking::Runtime;
+use oslo_messaging::{
+    Context, Endpoint, Error, NotificationEndpoint, NotificationListener, NotificationResult,
+    Notifier, Priority, RpcClient, RpcServer, Target, Transport,
+};
+use serde_json::{Value, json};
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn whoami_server(t: &Transport, topic: &str) -> RpcServer {
+    RpcServer::builder(t.clone(), Target::topic(topic).with_server("s1"))
+        .endpoint(Endpoint::new().json_method("whoami", |_c, _a| async { Ok(json!("s1")) }))
+        .build()
+        .unwrap()
+}
+
+/// The local addresses (hex `addr:port` as in `/proc/net/tcp`) listening on `port`.
+fn listening_on(port: u16) -> Vec<String> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local = *f.get(1)?;
+            let state = *f.get(3)?;
+            let (_, p) = local.split_once(':')?;
+            (state == "0A" && u16::from_str_radix(p, 16).ok()? == port).then(|| local.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn binds_only_the_configured_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let rt = Runtime::new(2).unwrap();
+    let t = Transport::new(&format!("zmq://?bind_address=127.0.0.1&bind_port={port}")).unwrap();
+    let topic = unique("zb");
+    let s = whoami_server(&t, &topic);
+    rt.block_on(s.start()).unwrap();
+    // 127.0.0.1 only, not 0.0.0.0.
+    assert_eq!(listening_on(port), [format!("0100007F:{port:04X}")]);
+    let c = RpcClient::new(t.clone(), Target::topic(&topic)).unwrap();
+    assert_eq!(
+        rt.block_on(c.call::<String>(&Context::new(), "whoami", json!({})))
+            .unwrap(),
+        "s1"
+    );
+    rt.block_on(async {
+        s.stop().await;
+        s.wait().await;
+        t.cleanup().await;
+    });
+    // Binding every interface needs the address others reach us on.
+    assert!(matches!(
+        Transport::new("zmq://?bind_address=0.0.0.0"),
+        Err(Error::Configuration(_))
+    ));
+    assert!(Transport::new("zmq://?bind_address=0.0.0.0&host=127.0.0.1").is_ok());
+}
+
+#[test]
+fn url_options_are_checked() {
+    for bad in [
+        "zmq://?colour=blue",
+        "zmq://?ack_timeout=-1",
+        "zmq://?send_timeout=soon",
+        "zmq://?queue_size=0",
+        "zmq://?bind_port=70000",
+        "zmq://?target_expire=10&target_update=20",
+        "zmq://somehost:1234",
+        "zmq+redis://",
+        "zmq+redis://h1:1,h2:2",
+        "zmq+redis://127.0.0.1:6379/notadb",
+        "zmq+redis://127.0.0.1:6379?matchmaker_file=/x.json",
+        "zmq://?matchmaker_file=/nonexistent/targets.json",
+    ] {
+        match Transport::new(bad) {
+            Err(Error::Configuration(_)) => {}
+            other => panic!("`{bad}` gave {other:?}"),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.json");
+    std::fs::write(&file, r#"{"compute": ["127.0.0.1:0"]}"#).unwrap();
+    assert!(matches!(
+        Transport::new(&format!("zmq://?matchmaker_file={}", file.display())),
+        Err(Error::Configuration(_))
+    ));
+    std::fs::write(&file, r#"{"compute": ["127.0.0.1:9"]}"#).unwrap();
+    assert!(Transport::new(&format!("zmq://?matchmaker_file={}", file.display())).is_ok());
+}
+
+#[test]
+fn what_nobody_takes_is_an_error_to_the_caller() {
+    let rt = Runtime::new(2).unwrap();
+    let t = Transport::new("zmq://?send_timeout=0.3").unwrap();
+    let topic = unique("znobody");
+    rt.block_on(async {
+        let c = RpcClient::new(t.clone(), Target::topic(&topic)).unwrap();
+        // A cast waits `send_timeout` for a server to appear, then fails.
+        let start = Instant::now();
+        let e = c.cast(&Context::new(), "m", json!({})).await.unwrap_err();
+        assert!(matches!(e, Error::Undeliverable { .. }), "{e}");
+        assert!(start.elapsed() >= Duration::from_millis(300));
+        assert!(start.elapsed() < Duration::from_secs(3));
+        // At least once: at once.
+        let strict = c.prepare().at_least_once(true).build().unwrap();
+        let start = Instant::now();
+        let e = strict
+            .cast(&Context::new(), "m", json!({}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Undeliverable { .. }), "{e}");
+        assert!(start.elapsed() < Duration::from_millis(200));
+        // A fanout nobody listens to.
+        let fan = RpcClient::new(t.clone(), Target::topic(&topic).with_fanout(true)).unwrap();
+        let e = fan.cast(&Context::new(), "m", json!({})).await.unwrap_err();
+        assert!(matches!(e, Error::Undeliverable { .. }), "{e}");
+        // A server of the topic, but not the one named.
+        let s = whoami_server(&t, &topic);
+        s.start().await.unwrap();
+        let other = strict.prepare().server("s2").build().unwrap();
+        let e = other
+            .call::<Value>(&Context::new(), "whoami", json!({}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Undeliverable { .. }), "{e}");
+        s.stop().await;
+        s.wait().await;
+        t.cleanup().await;
+    });
+}
+
+#[test]
+fn a_slow_server_refuses_rather_than_queueing_without_bound() {
+    let rt = Runtime::new(4).unwrap();
+    // The server's queue holds one request; its one handler takes 300 ms each.
+    let server_t = Transport::new("zmq://?queue_size=1").unwrap();
+    let client_t = Transport::new("zmq://?send_timeout=0.2").unwrap();
+    let topic = unique("zslow");
+    let handled = Arc::new(AtomicUsize::new(0));
+    let ep = {
+        let handled = handled.clone();
+        Endpoint::new().json_method("work", move |_c, _a| {
+            let handled = handled.clone();
+            async move {
+                std::thread::sleep(Duration::from_millis(300));
+                handled.fetch_add(1, Ordering::SeqCst);
+                Ok(Value::Null)
+            }
+        })
+    };
+    let s = RpcServer::builder(server_t.clone(), Target::topic(&topic).with_server("s1"))
+        .endpoint(ep)
+        .pool_size(1)
+        .build()
+        .unwrap();
+    rt.block_on(s.start()).unwrap();
+    let c = RpcClient::new(client_t.clone(), Target::topic(&topic)).unwrap();
+    let (mut taken, mut refused) = (0, 0);
+    rt.block_on(async {
+        for i in 0..12 {
+            match c.cast(&Context::new(), "work", json!({"i": i})).await {
+                Ok(()) => taken += 1,
+                Err(e) => {
+                    assert!(matches!(e, Error::DeliveryFailure { .. }), "{e}");
+                    assert!(e.is_retryable());
+                    refused += 1;
+                }
+            }
+        }
+    });
+    assert!(refused > 0, "a full queue must refuse");
+    assert!(taken >= 2, "taken {taken}");
+    // Everything taken is handled.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while handled.load(Ordering::SeqCst) < taken && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(handled.load(Ordering::SeqCst), taken);
+    rt.block_on(async {
+        s.stop().await;
+        s.wait().await;
+        server_t.cleanup().await;
+        client_t.cleanup().await;
+    });
+}
+
+#[test]
+fn notifications_waiting_for_a_listener_are_bounded() {
+    let rt = Runtime::new(2).unwrap();
+    let t = Transport::new("zmq://?max_pending=3").unwrap();
+    let topic = unique("zpending");
+    let n = Notifier::builder(t.clone())
+        .publisher_id("bench.host")
+        .driver("messagingv2")
+        .topics([topic.as_str()])
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for i in 0..3 {
+            n.info(&Context::new(), "e.wait", json!(i)).await.unwrap();
+        }
+        let e = n
+            .info(&Context::new(), "e.wait", json!(3))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::DeliveryFailure { .. }), "{e}");
+    });
+    let (tx, rx) = mpsc::channel();
+    let ep = NotificationEndpoint::new().on(Priority::Info, move |n| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(n.payload);
+            NotificationResult::Handled
+        }
+    });
+    let l = NotificationListener::builder(t.clone(), vec![Target::topic(&topic)])
+        .endpoint(ep)
+        .build()
+        .unwrap();
+    rt.block_on(l.start()).unwrap();
+    let got: Vec<Value> = (0..3)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .collect();
+    assert_eq!(got, [json!(0), json!(1), json!(2)], "in order");
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+    rt.block_on(async {
+        l.stop().await;
+        l.wait().await;
+        t.cleanup().await;
+    });
+}
+
+#[test]
+fn cleanup_withdraws_the_servers_and_closes_the_transport() {
+    let rt = Runtime::new(2).unwrap();
+    let server_t = Transport::new("zmq://").unwrap();
+    let client_t = Transport::new("zmq://").unwrap();
+    let topic = unique("zclean");
+    let s = whoami_server(&server_t, &topic);
+    rt.block_on(s.start()).unwrap();
+    let c = RpcClient::builder(client_t.clone(), Target::topic(&topic))
+        .at_least_once(true)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        assert_eq!(
+            c.call::<String>(&Context::new(), "whoami", json!({}))
+                .await
+                .unwrap(),
+            "s1"
+        );
+        server_t.cleanup().await;
+        let start = Instant::now();
+        let e = c
+            .call::<String>(&Context::new(), "whoami", json!({}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Undeliverable { .. }), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        let mine = RpcClient::new(server_t.clone(), Target::topic(&topic)).unwrap();
+        let e = mine
+            .cast(&Context::new(), "whoami", json!({}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::State(_)), "{e}");
+        client_t.cleanup().await;
+    });
+}
+
+#[test]
+fn a_requeued_notification_goes_to_another_listener_of_its_pool() {
+    let rt = Runtime::new(2).unwrap();
+    let (t1, t2, t3) = (
+        Transport::new("zmq://").unwrap(),
+        Transport::new("zmq://").unwrap(),
+        Transport::new("zmq://").unwrap(),
+    );
+    let topic = unique("zrequeue");
+    let pool = unique("pool");
+    let requeued = Arc::new(AtomicUsize::new(0));
+    let refuser = {
+        let requeued = requeued.clone();
+        NotificationEndpoint::new().on(Priority::Info, move |_n| {
+            requeued.fetch_add(1, Ordering::SeqCst);
+            async { NotificationResult::Requeue }
+        })
+    };
+    let (tx, rx) = mpsc::channel();
+    let taker = NotificationEndpoint::new().on(Priority::Info, move |n| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(n.payload);
+            NotificationResult::Handled
+        }
+    });
+    let l1 = NotificationListener::builder(t1.clone(), vec![Target::topic(&topic)])
+        .endpoint(refuser)
+        .pool(pool.clone())
+        .allow_requeue(true)
+        .build()
+        .unwrap();
+    let l2 = NotificationListener::builder(t2.clone(), vec![Target::topic(&topic)])
+        .endpoint(taker)
+        .pool(pool.clone())
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        l1.start().await.unwrap();
+        l2.start().await.unwrap();
+    });
+    let n = Notifier::builder(t3.clone())
+        .publisher_id("compute.host1")
+        .driver("messagingv2")
+        .topics([topic.as_str()])
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for i in 0..6 {
+            n.info(&Context::new(), "e.requeue", json!(i))
+                .await
+                .unwrap();
+        }
+    });
+    let mut got: Vec<i64> = (0..6)
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(10))
+                .unwrap()
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2, 3, 4, 5]);
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+    assert!(
+        requeued.load(Ordering::SeqCst) > 0,
+        "the pool shares the notifications"
+    );
+    rt.block_on(async {
+        for l in [&l1, &l2] {
+            l.stop().await;
+            l.wait().await;
+        }
+        for t in [&t1, &t2, &t3] {
+            t.cleanup().await;
+        }
+    });
+}
