@@ -100,7 +100,7 @@ pub struct RootwrapConfig {
 
 /// Python's `int()` on a config string: optional surrounding whitespace, sign, digits, `_` separators.
 fn python_int(v: &str) -> Option<i128> {
-    let t = v.trim();
+    let t = v.trim_matches(crate::ini::py_space);
     let (neg, digits) = match t.strip_prefix('-') {
         Some(d) => (true, d),
         None => (false, t.strip_prefix('+').unwrap_or(t)),

@@ -7,8 +7,17 @@
 //! everything between the first `[` and the last `]` of its line, and `[DEFAULT]` entries inherited by
 //! every section. In strict mode (the original's `rootwrap.conf` reader) a repeated section or key is an
 //! error; otherwise the last value wins and repeated sections merge. Every entry remembers its line.
+//! White space is Python's (U+001C..U+001F included), indentation is counted in characters, and `\r`
+//! ends a line as `\n` does (universal newlines), so a line is a key, a continuation or a comment here
+//! exactly when it is one in Python.
 
 use indexmap::IndexMap;
+
+/// Whether Python's `str.isspace` (and so `str.strip` and the parser's `\s`) takes `c` for white space:
+/// Rust's white space plus the separators U+001C..U+001F.
+pub(crate) fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1C}'..='\u{1F}').contains(&c)
+}
 
 /// The name of the section whose entries every other section inherits.
 pub(crate) const DEFAULT_SECTION: &str = "DEFAULT";
@@ -56,10 +65,11 @@ impl Ini {
         // Values are built as lists of lines and joined at the end of each key.
         let mut pending: Vec<String> = Vec::new();
 
+        // Python reads the file with universal newlines: `\r\n` and a lone `\r` end a line too.
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
         for (index, raw) in text.split('\n').enumerate() {
             let lineno = index + 1;
-            let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            let stripped = raw.trim();
+            let stripped = raw.trim_matches(py_space);
             let is_comment = stripped.starts_with('#') || stripped.starts_with(';');
             if stripped.is_empty() || is_comment {
                 // A blank line inside a value is kept; a comment line is skipped.
@@ -68,7 +78,8 @@ impl Ini {
                 }
                 continue;
             }
-            let indent = raw.len() - raw.trim_start().len();
+            // In characters, as Python counts them.
+            let indent = raw.chars().take_while(|&c| py_space(c)).count();
             if current.is_some() && key.is_some() && indent > key_indent {
                 pending.push(stripped.to_string());
                 continue;
@@ -107,11 +118,11 @@ impl Ini {
                     format!("not a `name = value` line: `{stripped}`"),
                 ));
             };
-            let name = stripped[..split].trim_end().to_lowercase();
+            let name = stripped[..split].trim_end_matches(py_space).to_lowercase();
             if name.is_empty() {
                 return Err(err(lineno, "an entry has no name"));
             }
-            let value = stripped[split + 1..].trim_start();
+            let value = stripped[split + 1..].trim_start_matches(py_space);
             if strict {
                 let pair = (section.clone(), name.clone());
                 if seen_keys.contains(&pair) {
@@ -146,7 +157,7 @@ impl Ini {
 
     fn finish(&mut self, section: &Option<Option<String>>, key: &str, pending: &mut Vec<String>) {
         let joined = pending.join("\n");
-        let value = joined.trim_end().to_string();
+        let value = joined.trim_end_matches(py_space).to_string();
         pending.clear();
         let map = match section {
             Some(None) => Some(&mut self.defaults),

@@ -91,7 +91,7 @@ impl Filters {
             let fields: Vec<String> = entry
                 .value
                 .split(',')
-                .map(|s| s.trim().to_string())
+                .map(|s| s.trim_matches(crate::ini::py_space).to_string())
                 .collect();
             if fields.len() > MAX_FIELDS {
                 return Err(syntax(entry.line, format!("more than {MAX_FIELDS} fields")));

@@ -846,6 +846,29 @@ fn regexp_patterns_decide_as_python_re_does() {
     assert!(tally.same_refuse >= 25, "{tally:?}");
 }
 
+/// Filter files whose lines start or end with characters Python's `str.strip` and `\s` take for white
+/// space and Rust's `trim` does not (U+001C..U+001F), with multi-byte spaces, or with a lone `\r` (a line
+/// end to Python): the same lines must be continuations, keys and fields on both sides, so no filter
+/// exists on one side only.
+#[test]
+fn filter_files_with_odd_white_space_load_as_python_does() {
+    let text = "[Filters]\n\
+                a: CommandFilter, true, root\n\
+                \u{1C}b: CommandFilter, sh, root\n\
+                \u{3000}c: CommandFilter, ls, root\n\
+                d\u{1F} : CommandFilter, cat\u{1C}, root\u{1F}\n\
+                \u{2003}\u{2003}e: CommandFilter, id, root\n\
+                f: CommandFilter, env\u{85}, root\n\
+                g: CommandFilter, true, root\rh: CommandFilter, cp, root\r\n";
+    let world = World::new(&[("odd.filters".into(), text.to_string())], &[]);
+    let cases: Vec<Case> = ["true", "sh", "ls", "cat", "id", "env", "b:", "cp"]
+        .iter()
+        .map(|w| case(&[w]))
+        .collect();
+    let tally = compare(&world, &cases);
+    assert!(tally.same_allow >= 3, "{tally:?}");
+}
+
 /// A filter file with every class, and hand-written hostile command lines.
 #[test]
 fn every_class_and_hostile_command_lines_decide_as_python_does() {
