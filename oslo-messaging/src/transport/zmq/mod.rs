@@ -32,6 +32,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use self::client::{Answer, Conn};
 use self::matchmaker::{FileMatchmaker, LocalMatchmaker, Matchmaker, RedisMatchmaker};
@@ -834,46 +835,51 @@ impl Driver for ZmqDriver {
         msg: Outgoing,
         opts: SendOptions,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            inner.check_open()?;
-            let topic = target.require_topic()?;
-            let exchange = inner.exchange(target);
-            let body = RequestBody {
-                exchange: exchange.to_owned(),
-                topic: topic.to_owned(),
-                server: if target.fanout {
-                    None
-                } else {
-                    target.server.clone()
-                },
-                pool: None,
-                timeout: None,
-                ctxt: msg.ctxt,
-                message: msg.message,
-            };
-            let body = serde_json::to_vec(&body).map_err(Error::serialization)?;
-            if target.fanout {
-                let key = rpc_key(exchange, topic, None);
-                return inner.fanout(&key, topic, exchange, body).await;
-            }
-            let server = target.server.as_deref();
-            let key = rpc_key(exchange, topic, server);
-            let deadline = Instant::now() + inner.opts.send_timeout;
-            let msg_id = new_hex_id();
-            match inner
-                .deliver(&key, Kind::Cast, &msg_id, &body, None, deadline, opts)
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(Fail::NoRoute | Fail::Deadline(None)) => Err(Error::Undeliverable {
+        Box::pin(
+            async move {
+                let inner = &self.inner;
+                inner.check_open()?;
+                let topic = target.require_topic()?;
+                let exchange = inner.exchange(target);
+                let body = RequestBody {
                     exchange: exchange.to_owned(),
-                    routing_key: server
-                        .map_or_else(|| topic.to_owned(), |s| format!("{topic}.{s}")),
-                }),
-                Err(Fail::Deadline(Some(e)) | Fail::Error(e)) => Err(e),
+                    topic: topic.to_owned(),
+                    server: if target.fanout {
+                        None
+                    } else {
+                        target.server.clone()
+                    },
+                    pool: None,
+                    timeout: None,
+                    ctxt: msg.ctxt,
+                    message: msg.message,
+                };
+                let body = serde_json::to_vec(&body).map_err(Error::serialization)?;
+                if target.fanout {
+                    let key = rpc_key(exchange, topic, None);
+                    return inner.fanout(&key, topic, exchange, body).await;
+                }
+                let server = target.server.as_deref();
+                let key = rpc_key(exchange, topic, server);
+                let deadline = Instant::now() + inner.opts.send_timeout;
+                let msg_id = new_hex_id();
+                match inner
+                    .deliver(&key, Kind::Cast, &msg_id, &body, None, deadline, opts)
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(Fail::NoRoute | Fail::Deadline(None)) => Err(Error::Undeliverable {
+                        exchange: exchange.to_owned(),
+                        routing_key: server
+                            .map_or_else(|| topic.to_owned(), |s| format!("{topic}.{s}")),
+                    }),
+                    Err(Fail::Deadline(Some(e)) | Fail::Error(e)) => Err(e),
+                }
             }
-        })
+            .instrument(
+                tracing::debug_span!("zmq.cast", topic = ?target.topic, server = ?target.server),
+            ),
+        )
     }
 
     fn call<'a>(
@@ -941,7 +947,7 @@ impl Driver for ZmqDriver {
                 }),
                 r => r,
             }
-        })
+        }.instrument(tracing::debug_span!("zmq.call", topic = ?target.topic, server = ?target.server)))
     }
 
     fn notify<'a>(
@@ -951,42 +957,47 @@ impl Driver for ZmqDriver {
         _format: NotificationFormat,
         _opts: SendOptions,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            inner.check_open()?;
-            let topic = target.require_topic()?;
-            let exchange = inner.exchange(target);
-            let note = PendingNote {
-                seq: inner.pending.seq.fetch_add(1, Ordering::Relaxed),
-                exchange: exchange.to_owned(),
-                topic: topic.to_owned(),
-                pool: None,
-                ctxt: msg.ctxt,
-                message: msg.message,
-                since: Instant::now(),
-            };
-            let behind = lock(&inner.pending.queue)
-                .iter()
-                .any(|p| p.exchange == note.exchange && p.topic == note.topic);
-            if behind {
-                return inner.queue_pending(vec![note]);
-            }
-            match inner.send_note(&note).await {
-                Ok(()) => Ok(()),
-                Err(pools) => {
-                    let notes = pools
-                        .into_iter()
-                        .map(|p| {
-                            let mut n = note.clone();
-                            n.pool = p;
-                            n.seq = inner.pending.seq.fetch_add(1, Ordering::Relaxed);
-                            n
-                        })
-                        .collect();
-                    inner.queue_pending(notes)
+        Box::pin(
+            async move {
+                let inner = &self.inner;
+                inner.check_open()?;
+                let topic = target.require_topic()?;
+                let exchange = inner.exchange(target);
+                let note = PendingNote {
+                    seq: inner.pending.seq.fetch_add(1, Ordering::Relaxed),
+                    exchange: exchange.to_owned(),
+                    topic: topic.to_owned(),
+                    pool: None,
+                    ctxt: msg.ctxt,
+                    message: msg.message,
+                    since: Instant::now(),
+                };
+                let behind = lock(&inner.pending.queue)
+                    .iter()
+                    .any(|p| p.exchange == note.exchange && p.topic == note.topic);
+                if behind {
+                    return inner.queue_pending(vec![note]);
+                }
+                match inner.send_note(&note).await {
+                    Ok(()) => Ok(()),
+                    Err(pools) => {
+                        let notes = pools
+                            .into_iter()
+                            .map(|p| {
+                                let mut n = note.clone();
+                                n.pool = p;
+                                n.seq = inner.pending.seq.fetch_add(1, Ordering::Relaxed);
+                                n
+                            })
+                            .collect();
+                        inner.queue_pending(notes)
+                    }
                 }
             }
-        })
+            .instrument(
+                tracing::debug_span!("zmq.notify", topic = ?target.topic, server = ?target.server),
+            ),
+        )
     }
 
     fn listen<'a>(
