@@ -222,11 +222,19 @@ impl Matchmaker for FileMatchmaker {
 /// milliseconds since the epoch. A lookup returns the members not yet expired; a registration also
 /// removes the expired ones and sets the whole key to expire, so a topic whose servers all died
 /// disappears.
-#[derive(Debug)]
 pub(crate) struct RedisMatchmaker {
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
     timeout: Duration,
+}
+
+/// Without the client, whose address may hold the Redis password.
+impl Debug for RedisMatchmaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisMatchmaker")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 fn now_ms() -> f64 {
@@ -345,6 +353,13 @@ impl Matchmaker for RedisMatchmaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redis_password_stays_out_of_debug() {
+        let m = RedisMatchmaker::new("redis://:s3cret@127.0.0.1:6379/0", Duration::from_secs(1))
+            .unwrap();
+        assert!(!format!("{m:?}").contains("s3cret"));
+    }
 
     #[tokio::test]
     async fn local_entries_expire_unless_refreshed() {
