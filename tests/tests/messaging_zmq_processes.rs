@@ -13,7 +13,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use oslo_messaging::blocking::Runtime;
-use oslo_messaging::{Context, Endpoint, Error, RpcClient, RpcServer, Target, Transport};
+use oslo_messaging::{
+    Context, Endpoint, Error, NotificationEndpoint, NotificationListener, NotificationResult,
+    Notifier, Priority, RpcClient, RpcServer, Target, Transport,
+};
 use oslo_tests::{Server, server_url};
 use serde_json::{Value, json};
 
@@ -36,7 +39,8 @@ fn redis_zmq_url(options: &str) -> Option<String> {
     ))
 }
 
-/// The body of a child process: an RPC server on `url`, `topic`, `server` until its stdin closes.
+/// The body of a child process until its stdin closes: an RPC server on `url`, `topic`, `server`, or with
+/// `pool` set, a notification listener of that pool on `topic` (info).
 #[test]
 #[ignore = "the entry point of the server processes the other tests start; it does nothing alone"]
 fn child_process() {
@@ -50,6 +54,34 @@ fn child_process() {
         spec["server"].as_str().unwrap().to_owned(),
     );
     let rt = Runtime::new(4).unwrap();
+    if let Some(pool) = spec["pool"].as_str() {
+        let who = name.clone();
+        let ep = NotificationEndpoint::new().on(Priority::Info, move |n| {
+            println!("{PREFIX}note {who} {}", n.payload);
+            async { NotificationResult::Handled }
+        });
+        let listener = rt.block_on(async {
+            let t = Transport::new(&url).expect("child transport");
+            let l = NotificationListener::builder(t, vec![Target::topic(&topic)])
+                .endpoint(ep)
+                .pool(pool)
+                .build()
+                .expect("child listener");
+            l.start().await.expect("child start");
+            l
+        });
+        println!("{PREFIX}ready");
+        std::io::stdout().flush().unwrap();
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+            line.clear();
+        }
+        rt.block_on(async {
+            listener.stop().await;
+            listener.wait().await;
+        });
+        return;
+    }
     let me = name.clone();
     let who = name.clone();
     let ep = Endpoint::new()
@@ -99,7 +131,15 @@ struct Node {
 
 impl Node {
     fn start(url: &str, topic: &str, server: &str) -> Node {
-        let spec = json!({"url": url, "topic": topic, "server": server}).to_string();
+        Node::spawn(json!({"url": url, "topic": topic, "server": server}))
+    }
+
+    fn listener(url: &str, topic: &str, name: &str, pool: &str) -> Node {
+        Node::spawn(json!({"url": url, "topic": topic, "server": name, "pool": pool}))
+    }
+
+    fn spawn(spec: Value) -> Node {
+        let spec = spec.to_string();
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -357,5 +397,60 @@ fn static_file_matchmaker_across_processes() {
             start.elapsed()
         );
     });
+    rt.block_on(t.cleanup());
+}
+
+#[test]
+fn notification_pools_across_processes() {
+    let Some(url) = redis_zmq_url("") else { return };
+    let topic = unique("zp_notes");
+    let mut shared = [
+        Node::listener(&url, &topic, "a", "workers"),
+        Node::listener(&url, &topic, "b", "workers"),
+    ];
+    let mut audit = Node::listener(&url, &topic, "c", "audit");
+    let rt = Runtime::new(2).unwrap();
+    let t = Transport::new(&url).unwrap();
+    let n = Notifier::builder(t.clone())
+        .publisher_id("compute.host1")
+        .driver("messagingv2")
+        .topics([topic.as_str()])
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for i in 0..6 {
+            n.info(&Context::new(), "e.note", json!(i)).await.unwrap();
+        }
+    });
+    // The audit pool gets every notification, the workers pool each one once between its two listeners.
+    let mut got: Vec<String> = (0..6).map(|_| audit.expect("note c")).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        (0..6).map(|i| format!("note c {i}")).collect::<Vec<_>>()
+    );
+    let mut workers = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while workers.len() < 6 && Instant::now() < deadline {
+        for node in &mut shared {
+            while let Ok(l) = node.lines.try_recv() {
+                workers.push(l);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut payloads: Vec<&str> = workers
+        .iter()
+        .filter_map(|l| l.rsplit(' ').next())
+        .collect();
+    payloads.sort_unstable();
+    assert_eq!(payloads, ["0", "1", "2", "3", "4", "5"], "{workers:?}");
+    assert!(
+        workers.iter().any(|l| l.starts_with("note a"))
+            && workers.iter().any(|l| l.starts_with("note b")),
+        "both listeners of the pool take notifications: {workers:?}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(audit.lines.try_recv().is_err());
     rt.block_on(t.cleanup());
 }

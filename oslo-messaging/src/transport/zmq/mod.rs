@@ -24,7 +24,7 @@ mod server;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -238,7 +238,8 @@ struct Inner {
     refresher_started: AtomicBool,
     flusher_started: AtomicBool,
     pending: Pending,
-    rr: AtomicUsize,
+    /// Round-robin positions, one per key (and pool), so that sending to one key does not skew another.
+    rr: Mutex<HashMap<String, usize>>,
     closed: AtomicBool,
 }
 
@@ -285,7 +286,7 @@ impl ZmqDriver {
                 refresher_started: AtomicBool::new(false),
                 flusher_started: AtomicBool::new(false),
                 pending: Pending::default(),
-                rr: AtomicUsize::new(0),
+                rr: Mutex::default(),
                 closed: AtomicBool::new(false),
             }),
         })
@@ -343,6 +344,21 @@ impl Inner {
 
     fn exchange<'a>(&'a self, target: &'a Target) -> &'a str {
         target.exchange.as_deref().unwrap_or(&self.exchange)
+    }
+
+    /// The next round-robin position for `key`.
+    fn next(&self, key: &str) -> usize {
+        let mut rr = lock(&self.rr);
+        if let Some(n) = rr.get_mut(key) {
+            *n = n.wrapping_add(1);
+            return *n;
+        }
+        // Bounded: forget every position when many keys were used (positions only spread the load).
+        if rr.len() >= 4096 {
+            rr.clear();
+        }
+        rr.insert(key.to_owned(), 0);
+        0
     }
 
     fn spawn(&self, task: JoinHandle<()>) {
@@ -556,7 +572,7 @@ impl Inner {
                     }
                 }
                 Ok(addrs) => {
-                    let start = self.rr.fetch_add(1, Ordering::Relaxed);
+                    let start = self.next(key);
                     for i in 0..addrs.len() {
                         let Some(addr) = addrs.get((start + i) % addrs.len()) else {
                             continue;
@@ -692,7 +708,7 @@ impl Inner {
                 continue;
             };
             let msg_id = new_hex_id();
-            let start = self.rr.fetch_add(1, Ordering::Relaxed);
+            let start = self.next(&format!("{key}|{pool}"));
             let mut done = false;
             for i in 0..addrs.len() {
                 let Some(addr) = addrs.get((start + i) % addrs.len()) else {
