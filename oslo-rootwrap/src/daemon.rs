@@ -212,7 +212,7 @@ impl Daemon {
                 st.active.fetch_sub(1, Ordering::SeqCst);
             });
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // The directory goes with `self` (see `Drop`).
         tracing::info!("rootwrap.daemon.stop");
         Ok(())
     }
@@ -227,6 +227,14 @@ impl Daemon {
             }
             Err(_) => false,
         }
+    }
+}
+
+impl Drop for Daemon {
+    /// Removes the private directory and the socket, whether the daemon served or not. (A link the
+    /// caller put in place of the directory is removed itself, not followed.)
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

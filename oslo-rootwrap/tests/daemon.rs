@@ -405,3 +405,16 @@ fn connections_beyond_the_limit_are_closed() {
     let _ = protocol::read_frame(&mut stop);
     server.join().unwrap().unwrap();
 }
+
+/// A daemon that is bound but never serves (its caller could not be told the socket) leaves nothing
+/// behind.
+#[test]
+fn a_daemon_dropped_before_serving_removes_its_directory() {
+    let (dir, conf) = setup("");
+    let rootwrap = Rootwrap::load_with(&conf, LoadOptions::default()).unwrap();
+    let daemon = Daemon::bind(rootwrap, DaemonOptions::default().parent_dir(dir.path())).unwrap();
+    let private = daemon.socket_path().parent().unwrap().to_path_buf();
+    assert!(private.exists());
+    drop(daemon);
+    assert!(!private.exists());
+}
