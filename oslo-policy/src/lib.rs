@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 mod check;
+#[cfg(feature = "oslo-config")]
+pub mod config;
 mod custom;
 mod defaults;
 mod enforcer;
