@@ -25,6 +25,8 @@
 pub(crate) mod memory;
 #[cfg(feature = "rabbit")]
 pub(crate) mod rabbit;
+#[cfg(feature = "zmq")]
+pub(crate) mod zmq;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -299,6 +301,9 @@ fn make_driver(url: &TransportUrl, options: &TransportOptions) -> Result<Arc<dyn
             scheme: url.transport.clone(),
             feature_hint: true,
         }),
+        #[cfg(feature = "zmq")]
+        "zmq" => Ok(Arc::new(zmq::ZmqDriver::new(url, options)?)),
+        #[cfg(not(feature = "zmq"))]
         "zmq" => Err(Error::DriverLoad {
             scheme: url.transport.clone(),
             feature_hint: true,
