@@ -65,6 +65,16 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// The SQL database failed (feature `sql`).
+    #[cfg(feature = "sql")]
+    #[error("database failed: {0}")]
+    Database(#[from] oslo_db::Error),
+    /// A job cannot be claimed: someone else holds it (`UnclaimableJob`).
+    #[error("{0}")]
+    Unclaimable(String),
+    /// A job operation by someone who does not own the job (`JobFailure`).
+    #[error("{0}")]
+    JobFailure(String),
     /// A persisted record is not valid JSON of the expected shape.
     #[error("persisted record `{path}` is invalid: {source}")]
     Json {
@@ -113,6 +123,10 @@ impl Error {
             Error::Failed(_) => "Failure",
             Error::Wrapped(_) => "WrappedFailure",
             Error::Persistence(_) | Error::Io { .. } | Error::Json { .. } => "StorageFailure",
+            #[cfg(feature = "sql")]
+            Error::Database(_) => "StorageFailure",
+            Error::Unclaimable(_) => "UnclaimableJob",
+            Error::JobFailure(_) => "JobFailure",
         }
     }
 

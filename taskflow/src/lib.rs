@@ -7,6 +7,8 @@ mod error;
 mod factory;
 mod failure;
 mod flow;
+#[cfg(feature = "sql")]
+mod jobs;
 mod listener;
 pub mod persistence;
 mod retry;
@@ -21,6 +23,8 @@ pub use error::{Error, MissingArgs, Result};
 pub use factory::{FACTORY_META, FlowFactories};
 pub use failure::Failure;
 pub use flow::{DeciderFn, Depth, Flow, Item, Pattern};
+#[cfg(feature = "sql")]
+pub use jobs::{Conductor, Dispatched, Job, JobBoard, JobState};
 pub use listener::{
     AtomKind, CaptureListener, Event, ListenerId, LoggingListener, Notifier, TimingListener,
 };

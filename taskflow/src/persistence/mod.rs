@@ -2,10 +2,13 @@
 //!
 //! The engine writes every atom state change through a [`Backend`], so a new engine given the same
 //! [`FlowDetail`] resumes a suspended or killed flow where it stopped. Backends here: [`MemoryBackend`] and
-//! [`DirBackend`] (a directory of JSON files). An SQL backend (through oslo-db) implements the same trait.
+//! [`DirBackend`] (a directory of JSON files), and with the `sql` feature `SqlBackend` (SQL tables
+//! through oslo-db).
 
 mod dir;
 mod memory;
+#[cfg(feature = "sql")]
+mod sql;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,6 +23,8 @@ use crate::states::{Intention, State};
 
 pub use dir::DirBackend;
 pub use memory::MemoryBackend;
+#[cfg(feature = "sql")]
+pub use sql::{SqlBackend, SqlConnection};
 
 /// What kind of atom a detail records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,3 @@
+DROP TABLE atomdetails;
+DROP TABLE flowdetails;
+DROP TABLE logbooks;
