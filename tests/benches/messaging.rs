@@ -1,7 +1,7 @@
 //! oslo-messaging against Python oslo.messaging on the same RabbitMQ, in one run: sequential calls per
 //! second, calls per second with 4 concurrent callers, casts per second, notifications per second; plus our
 //! `memory://` calls per second and a raw lapin request/reply round trip (the floor for a brokered call).
-//! Each side calls its own server (a Rust server for us, a Python server process for Python). Python is
+//! Each side calls its own server in another process (ours: this binary started again as a server). Python is
 //! timed inside its client process (start-up excluded). Each figure is the best of several runs (three for
 //! ours and the floor, interleaved; two for Python), to damp the noise of a shared machine.
 //!
@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -122,11 +122,8 @@ fn ours(rt: &Runtime, url: &str) -> [f64; 4] {
     rt.block_on(async {
         let t = Transport::new(url).unwrap();
         let topic = unique("bench_rs");
-        let server = RpcServer::builder(t.clone(), Target::topic(&topic).with_server("bench"))
-            .endpoint(echo_endpoint())
-            .build()
-            .unwrap();
-        server.start().await.unwrap();
+        // Our server runs in its own process, as Python's does.
+        let server = spawn_rust_server(url, &topic);
         let c = RpcClient::new(t.clone(), Target::topic(&topic)).unwrap();
         for i in 0..20 {
             let _: i64 = c.call(&ctxt(), "echo", json!({"x": i})).await.unwrap();
@@ -172,10 +169,57 @@ fn ours(rt: &Runtime, url: &str) -> [f64; 4] {
                 .unwrap();
         }
         let notes = rate(NOTIFICATIONS, t0.elapsed());
-        server.stop().await;
-        server.wait().await;
+        stop_server(server);
         [seq, par, casts, notes]
     })
+}
+
+/// Starts this benchmark binary again as our RPC server on `topic` (see [`serve_if_asked`]).
+fn spawn_rust_server(url: &str, topic: &str) -> Child {
+    let mut child = Command::new(std::env::current_exe().expect("the benchmark binary"))
+        .env(SERVER_ROLE, topic)
+        .env("OSLO_TEST_RABBIT_URL", url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start our server process");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "ready");
+    child
+}
+
+fn stop_server(mut child: Child) {
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
+/// The environment variable that makes this binary our RPC server for the topic it names.
+const SERVER_ROLE: &str = "OSLO_BENCH_SERVE_TOPIC";
+
+/// When started as the server process: serve `echo` and `noop` until standard input closes.
+fn serve_if_asked() -> bool {
+    let Ok(topic) = std::env::var(SERVER_ROLE) else {
+        return false;
+    };
+    let url = std::env::var("OSLO_TEST_RABBIT_URL").expect("the broker URL");
+    let rt = Runtime::new(2).unwrap();
+    // Kept alive until standard input closes (a dropped server stops).
+    let _server = rt.block_on(async {
+        let t = Transport::new(&url).unwrap();
+        let server = RpcServer::builder(t.clone(), Target::topic(&topic).with_server("bench"))
+            .endpoint(echo_endpoint())
+            .build()
+            .unwrap();
+        server.start().await.unwrap();
+        println!("ready");
+        server
+    });
+    let mut sink = String::new();
+    let _ = std::io::stdin().read_line(&mut sink);
+    true
 }
 
 /// Python's rates, with a Python server process.
@@ -312,6 +356,9 @@ impl Slot {
 }
 
 fn main() {
+    if serve_if_asked() {
+        return;
+    }
     let Some(url) = server_url(Server::Rabbit) else {
         eprintln!("the messaging benchmark needs RabbitMQ: eval \"$(scripts/servers.sh env)\"");
         return;

@@ -18,7 +18,8 @@ use crate::{Result, Target, Transport};
 ///
 /// It consumes the topic's shared queue, its own `topic.server` queue and the topic's fanout. Each request
 /// runs as its own task, at most [`pool_size`](RpcServerBuilder::pool_size) at a time. [`stop`](Self::stop)
-/// stops taking requests; [`wait`](Self::wait) then lets the ones already taken finish.
+/// stops taking requests; [`wait`](Self::wait) then lets the ones already taken finish. Dropping a started
+/// server stops it too (keep it alive for as long as it should serve).
 #[derive(Debug)]
 pub struct RpcServer {
     transport: Transport,

@@ -478,7 +478,7 @@ impl Inner {
                 Ok(Arc::new(ReplyWaiter {
                     queue,
                     waiters,
-                    _stop: stop_tx,
+                    stop: stop_tx,
                 }))
             })
             .await
@@ -491,7 +491,7 @@ impl Inner {
 struct ReplyWaiter {
     queue: String,
     waiters: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<ReplyBody>>>>,
-    _stop: watch::Sender<bool>,
+    stop: watch::Sender<bool>,
 }
 
 /// Unregisters a call's waiter when the call ends, however it ends.
@@ -1126,6 +1126,9 @@ impl Driver for RabbitDriver {
 
     fn cleanup(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            if let Some(w) = self.inner.reply.get() {
+                let _ = w.stop.send(true);
+            }
             if let Some(c) = self.inner.publisher.lock().await.take() {
                 let _ = c.conn.close(200, "cleanup".into()).await;
             }
