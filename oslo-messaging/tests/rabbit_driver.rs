@@ -247,3 +247,77 @@ async fn unanswered_calls_expire_from_the_queue() {
     s.stop().await;
     s.wait().await;
 }
+
+/// A reply whose queue does not exist yet is published mandatory and retried (every 0.25 s, up to
+/// `kombu_missing_consumer_retry_timeout`), so it arrives once the caller's queue appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_wait_for_a_missing_reply_queue() {
+    use futures::StreamExt;
+    use oslo_messaging::lapin::options::{BasicConsumeOptions, QueueDeclareOptions};
+    use oslo_messaging::lapin::types::FieldTable;
+    let Some((url, _lock)) = rabbit() else { return };
+    let t = Transport::new(&format!("{url}?kombu_missing_consumer_retry_timeout=10")).unwrap();
+    let topic = unique("late_reply");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let s = RpcServer::builder(t.clone(), Target::topic(&topic).with_server("s"))
+        .endpoint(recorder(tx))
+        .build()
+        .unwrap();
+    s.start().await.unwrap();
+    let reply_q = unique("reply");
+    let request = json!({"method": "add", "args": {"a": 20, "b": 22}, "_msg_id": "m1", "_reply_q": reply_q,
+                         "_timeout": null, "_unique_id": "u1"});
+    let body = json!({"oslo.version": "2.0", "oslo.message": request.to_string()})
+        .to_string()
+        .into_bytes();
+    publish_raw(&url, &topic, &[body]).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let amqp = url.replacen("rabbit://", "amqp://", 1) + "%2f";
+    let conn = Connection::connect(&amqp, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let opts = QueueDeclareOptions {
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
+    ch.queue_declare(reply_q.as_str().into(), opts, FieldTable::default())
+        .await
+        .unwrap();
+    let mut replies = ch
+        .basic_consume(
+            reply_q.as_str().into(),
+            "c".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(10), replies.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let outer: Value = serde_json::from_slice(&d.data).unwrap();
+    let inner: Value = serde_json::from_str(outer["oslo.message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (
+            inner["result"].clone(),
+            inner["ending"].clone(),
+            inner["_msg_id"].clone()
+        ),
+        (json!(42), json!(true), json!("m1"))
+    );
+    assert_eq!(inner["failure"], Value::Null);
+    assert_eq!(
+        d.properties.content_type().as_ref().map(|c| c.as_str()),
+        Some("application/json")
+    );
+    assert_eq!(*d.properties.delivery_mode(), Some(2));
+    conn.close(200, "done".into()).await.unwrap();
+    s.stop().await;
+    s.wait().await;
+}
