@@ -1,4 +1,5 @@
-//! stevedore: build a manager over 200 plugins — compiled-in, and from a plugin library — against Python
+//! stevedore: build a manager over 200 plugins — compiled-in, from one plugin library with 200 plugins and
+//! from 200 plugin libraries with one plugin each — against Python
 //! stevedore building an `ExtensionManager` over 200 entry points, in one run.
 //!
 //! `cargo bench -p oslo-tests --no-default-features --features stevedore --bench stevedore`
@@ -102,6 +103,30 @@ fn per_iter(rounds: u32, iters: u32, mut f: impl FnMut()) -> Duration {
     best
 }
 
+/// A manager over the 200 plugins of one library (not inlined, so that
+/// `valgrind --tool=callgrind --toggle-collect='*library_manager_*'` counts exactly this work).
+#[inline(never)]
+fn library_manager_one(reg: &'static Registry, args: &InvokeArgs) {
+    library_manager("bench.dynamic", reg, args);
+}
+
+/// A manager over the plugins of 200 libraries.
+#[inline(never)]
+fn library_manager_many(reg: &'static Registry, args: &InvokeArgs) {
+    library_manager("bench.files", reg, args);
+}
+
+/// Builds (and drops) a manager over the library plugins of `namespace`, invoking each.
+#[inline(always)]
+fn library_manager(namespace: &str, reg: &'static Registry, args: &InvokeArgs) {
+    let m = ExtensionManager::<DynamicObject>::builder(namespace)
+        .static_registry(reg)
+        .invoke_on_load(args.clone())
+        .build()
+        .unwrap();
+    black_box(m);
+}
+
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
@@ -160,14 +185,40 @@ fn main() {
     let dynamic_cold = t.elapsed();
     assert_eq!((report.plugins, mgr.len()), (PLUGINS, PLUGINS));
     drop(mgr);
-    let dynamic_warm = per_iter(ROUNDS, 5, || {
-        let m = ExtensionManager::<DynamicObject>::builder("bench.dynamic")
-            .static_registry(reg)
-            .invoke_on_load(args.clone())
-            .build()
-            .unwrap();
-        black_box(m);
-    });
+    let dynamic_warm = per_iter(ROUNDS, 5, || library_manager_one(reg, &args));
+
+    // 200 plugin libraries, one plugin each, found by a directory scan: one library built with rustc (its
+    // plugin is named after its file), copied into 200 files, each a separate library for the loader.
+    let files = tempfile::tempdir().unwrap();
+    let proto = plugin_build::build_plugin(
+        &src,
+        dir.path(),
+        "proto",
+        &["name_from_file"],
+        &[("STEVEDORE_TEST_NAMESPACE", "bench.files")],
+    );
+    for i in 0..PLUGINS {
+        std::fs::copy(&proto, files.path().join(format!("libp{i:03}.so"))).unwrap();
+    }
+    let t = Instant::now();
+    let mut reg = Registry::new();
+    let report = reg.load_dir(files.path()).unwrap();
+    let reg = reg.leak();
+    let mgr = ExtensionManager::<DynamicObject>::builder("bench.files")
+        .static_registry(reg)
+        .invoke_on_load(args.clone())
+        .build()
+        .unwrap();
+    let files_cold = t.elapsed();
+    assert_eq!(
+        (report.loaded.len(), report.plugins, mgr.len()),
+        (PLUGINS, PLUGINS, PLUGINS),
+        "{:?}",
+        report.failures
+    );
+    assert_eq!(mgr.extensions()[17].name(), "p017");
+    drop(mgr);
+    let files_warm = per_iter(ROUNDS, 5, || library_manager_many(reg, &args));
 
     let py = std::process::Command::new(oslo_tests::python())
         .arg("-c")
@@ -208,6 +259,13 @@ fn main() {
     );
     println!(
         "{:<46} {:>14} {:>14} {:>8.0}x",
+        "200 plugin libraries, steady state",
+        us(files_warm),
+        us(py_warm),
+        ratio(files_warm, py_warm)
+    );
+    println!(
+        "{:<46} {:>14} {:>14} {:>8.0}x",
         "DriverManager picking 1 of 200, steady state",
         us(driver_warm),
         us(py_driver),
@@ -226,5 +284,12 @@ fn main() {
         us(dynamic_cold),
         us(py_cold),
         ratio(dynamic_cold, py_cold)
+    );
+    println!(
+        "{:<46} {:>14} {:>14} {:>8.0}x",
+        "200 plugin libraries, first manager",
+        us(files_cold),
+        us(py_cold),
+        ratio(files_cold, py_cold)
     );
 }

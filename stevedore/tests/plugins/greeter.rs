@@ -8,7 +8,9 @@
 //! - `other_symbol`: the table is exported under another name.
 //!
 //! At compile time, `STEVEDORE_TEST_PLUGIN_COUNT=N` (with `STEVEDORE_TEST_NAMESPACE`) replaces the greeters
-//! with N numbered plugins `p000`, `p001`, ... (the benchmark's library).
+//! with N numbered plugins `p000`, `p001`, ... (the benchmark's library). With `--cfg name_from_file`, the
+//! library has one plugin in `STEVEDORE_TEST_NAMESPACE` named after its own file (`libp017.so` holds `p017`):
+//! the benchmark builds it once and copies it into many files, each a separate library for the loader.
 #![allow(clippy::missing_safety_doc)]
 
 use std::ffi::{CStr, CString, c_char, c_void};
@@ -91,9 +93,45 @@ fn descriptor(namespace: &str, name: &str, target: &str) -> PluginDescriptor {
     }
 }
 
+/// The stem of this library's file name without its `lib` prefix (`libp017.so` gives `p017`), from the
+/// dynamic loader.
+#[cfg(name_from_file)]
+fn own_name() -> Option<String> {
+    #[repr(C)]
+    struct DlInfo {
+        fname: *const c_char,
+        fbase: *mut c_void,
+        sname: *const c_char,
+        saddr: *mut c_void,
+    }
+    unsafe extern "C" {
+        fn dladdr(addr: *const c_void, info: *mut DlInfo) -> i32;
+    }
+    let mut info = DlInfo {
+        fname: std::ptr::null(),
+        fbase: std::ptr::null_mut(),
+        sname: std::ptr::null(),
+        saddr: std::ptr::null_mut(),
+    };
+    let addr = stevedore_plugins as *const c_void;
+    if unsafe { dladdr(addr, &mut info) } == 0 || info.fname.is_null() {
+        return None;
+    }
+    let path = unsafe { CStr::from_ptr(info.fname) }.to_str().ok()?;
+    let file = path.rsplit('/').next()?;
+    Some(file.strip_prefix("lib")?.split('.').next()?.to_owned())
+}
+
 fn table() -> &'static Shared {
     static TABLE: OnceLock<Shared> = OnceLock::new();
     TABLE.get_or_init(|| {
+        #[cfg(name_from_file)]
+        let plugins: Vec<PluginDescriptor> = {
+            let ns = option_env!("STEVEDORE_TEST_NAMESPACE").unwrap_or("bench.files");
+            let name = own_name().unwrap_or_else(|| "unnamed".to_owned());
+            vec![descriptor(ns, &name, &format!("greeter::{name}"))]
+        };
+        #[cfg(not(name_from_file))]
         let plugins: Vec<PluginDescriptor> = match option_env!("STEVEDORE_TEST_PLUGIN_COUNT") {
             Some(n) => {
                 let ns = option_env!("STEVEDORE_TEST_NAMESPACE").unwrap_or("bench.dynamic");
