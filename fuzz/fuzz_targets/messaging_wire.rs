@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
             // What we decode, we can encode again, and read back the same.
             let json = wire::encode_request(&req.message, &req.meta, &req.ctxt).expect("encode");
             let body = wire::envelope(&json).expect("envelope");
-            let again = wire::decode_request(wire::decode_body(&body).expect("our own body")).expect("our own request");
+            let again = wire::decode_request(wire::decode_body(&body).expect("our own body"))
+                .expect("our own request");
             assert_eq!(again.message, req.message);
             assert_eq!(again.ctxt, req.ctxt);
         }
