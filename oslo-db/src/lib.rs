@@ -6,6 +6,8 @@
 )]
 
 mod backend;
+#[cfg(feature = "oslo-config")]
+pub mod config;
 mod error;
 mod facade;
 #[cfg(feature = "migrations")]
