@@ -281,3 +281,43 @@ fn generator_lists_the_namespace_as_python_does() {
     );
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn logged_values_match_python_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("db.conf");
+    write(
+        &file,
+        "[database]\nconnection = mysql://nova:hunter2@db/nova\nslave_connection = mysql://r:hunter3@db/nova\n\
+         max_pool_size = 3\nconnection_parameters = charset=utf8\n",
+    );
+    let argv = vec!["--config-file".to_owned(), file.display().to_string()];
+    let script = r#"
+import json, logging, sys
+from oslo_config import cfg
+from oslo_db import options
+inp = json.load(sys.stdin)
+conf = cfg.ConfigOpts()
+options.set_defaults(conf)
+conf(inp["argv"], project="cfgtest", default_config_files=[], default_config_dirs=[])
+class Log:
+    lines = []
+    def log(self, level, msg, *args):
+        self.lines.append(msg % args if args else msg)
+conf.log_opt_values(Log(), logging.INFO)
+print(json.dumps([l for l in Log.lines if l.startswith("database.")]))
+"#;
+    let py = oslo_tests::run_python_json(script, &json!({"argv": argv}).to_string());
+    let conf = parse(&argv, &HashMap::new(), &config::Defaults::new());
+    let ours: Vec<String> = conf
+        .opt_value_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("database."))
+        .collect();
+    assert_eq!(json!(ours), py);
+    assert!(
+        ours.iter()
+            .any(|l| l.starts_with("database.connection ") && l.ends_with(" = ****")),
+        "{ours:?}"
+    );
+}

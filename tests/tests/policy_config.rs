@@ -342,3 +342,50 @@ fn generator_output_is_byte_identical() {
     let (ours, theirs) = samples(config::NAMESPACE);
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn config_dir_is_searched_first_as_python_does() {
+    let mut case = service_case();
+    // A `policy.d` in the `--config-dir` shadows the one next to the config file, as `find_file` has it.
+    let confd = case.dir.path().join("conf.d");
+    write(
+        &confd.join("policy.d/10-dir.yaml"),
+        "from_dir: role:member\n",
+    );
+    write(&confd.join("00-empty.conf"), "[DEFAULT]\n");
+    case.argv
+        .extend(["--config-dir".to_owned(), confd.display().to_string()]);
+    let (py, rs) = (python(&case), ours(&case));
+    assert_eq!(rs["rules"], py["rules"]);
+    assert_eq!(rs["decisions"], py["decisions"]);
+    let d = &rs["decisions"];
+    assert_eq!(
+        d[r#"from_dir {"project_id": "p", "roles": ["member"]}"#],
+        json!(true)
+    );
+    assert_eq!(
+        d[r#"from_dir {"project_id": "p", "roles": ["dir"]}"#],
+        json!(false)
+    );
+}
+
+#[test]
+fn a_policy_file_created_later_is_found_next_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf_file = dir.path().join("svc.conf");
+    write(&conf_file, "[oslo_policy]\npolicy_file = late.yaml\n");
+    let mut conf = ConfigOpts::new();
+    config::register_opts(&mut conf).unwrap();
+    conf.parse(
+        ParseArgs::new(["--config-file", conf_file.to_str().unwrap()])
+            .use_env(false)
+            .default_config_files(Vec::<String>::new()),
+    )
+    .unwrap();
+    let enforcer = Enforcer::builder_from_config(&conf).unwrap().build();
+    let creds = json!({"roles": ["late"]});
+    assert!(!enforcer.enforce("r", &json!({}), &creds).unwrap());
+    write(&dir.path().join("late.yaml"), "r: role:late\n");
+    assert!(enforcer.enforce("r", &json!({}), &creds).unwrap());
+    assert_eq!(enforcer.policy_path(), Some(dir.path().join("late.yaml")));
+}
