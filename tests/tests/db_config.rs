@@ -321,3 +321,78 @@ print(json.dumps([l for l in Log.lines if l.startswith("database.")]))
         "{ours:?}"
     );
 }
+
+#[test]
+fn the_pool_follows_the_configured_size_and_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pool.sqlite");
+    let file = dir.path().join("db.conf");
+    write(
+        &file,
+        &format!(
+            "[database]\nconnection = sqlite:///{}\nmax_pool_size = 1\nmax_overflow = 0\npool_timeout = 1\nmax_retries = 0\n",
+            db.display()
+        ),
+    );
+    let argv = vec!["--config-file".to_owned(), file.display().to_string()];
+    let conf = parse(&argv, &HashMap::new(), &config::Defaults::new());
+    let facade =
+        Facade::<SqliteConnection>::new(DatabaseOptions::from_config(&conf).unwrap()).unwrap();
+    // Another thread holds the only connection; a checkout here waits `pool_timeout` for it.
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let waited = std::thread::scope(|s| {
+        let holder = facade.clone();
+        s.spawn(move || {
+            let mut ctx = RequestContext::new();
+            holder
+                .writer()
+                .using(&mut ctx, |_| {
+                    held_tx.send(()).unwrap();
+                    done_rx.recv().unwrap();
+                    Ok::<_, oslo_db::Error>(())
+                })
+                .unwrap();
+        });
+        held_rx.recv().unwrap();
+        let started = std::time::Instant::now();
+        let mut ctx = RequestContext::new();
+        let result = facade
+            .writer()
+            .using(&mut ctx, |_| Ok::<_, oslo_db::Error>(()));
+        let elapsed = started.elapsed();
+        done_tx.send(()).unwrap();
+        (result, elapsed)
+    });
+    assert!(
+        matches!(waited.0, Err(oslo_db::Error::PoolTimeout { .. })),
+        "{:?}",
+        waited.0
+    );
+    assert!(waited.1 >= Duration::from_secs(1), "{:?}", waited.1);
+
+    // With one overflow connection, an independent scope inside a writer gets a second connection.
+    write(
+        &file,
+        &format!(
+            "[database]\nconnection = sqlite:///{}\nmax_pool_size = 1\nmax_overflow = 1\n",
+            db.display()
+        ),
+    );
+    let conf = parse(&argv, &HashMap::new(), &config::Defaults::new());
+    let facade =
+        Facade::<SqliteConnection>::new(DatabaseOptions::from_config(&conf).unwrap()).unwrap();
+    let mut ctx = RequestContext::new();
+    let inner = facade
+        .writer()
+        .using(&mut ctx, |ctx| {
+            Ok::<_, oslo_db::Error>(
+                facade
+                    .reader()
+                    .independent()
+                    .using(ctx, |_| Ok::<_, oslo_db::Error>(())),
+            )
+        })
+        .unwrap();
+    assert!(inner.is_ok(), "{inner:?}");
+}
