@@ -687,9 +687,16 @@ pub async fn filters_select_notifications(url: &str) {
         .payload("state", "act")
         .unwrap()
         .context("user", "ali")
+        .unwrap()
+        .metadata("timestamp", r"\d{4}-\d\d-\d\d ")
+        .unwrap()
+        .publisher_id(r"compute\.")
         .unwrap();
+    let (other_tx, mut other_rx) = mpsc::unbounded_channel();
+    let other_publisher = NotificationFilter::new().publisher_id("network").unwrap();
     let l = NotificationListener::builder(t.clone(), vec![Target::topic(&topic)])
         .endpoint(note_endpoint(&[Priority::Info], tx).filter(filter))
+        .endpoint(note_endpoint(&[Priority::Info], other_tx).filter(other_publisher))
         .build()
         .unwrap();
     l.start().await.unwrap();
@@ -709,6 +716,7 @@ pub async fn filters_select_notifications(url: &str) {
     let got = recv_notes(&mut rx, 1).await;
     assert_eq!(got[0].event_type, "compute.y");
     notes_quiet(&mut rx).await;
+    notes_quiet(&mut other_rx).await;
     l.stop().await;
     l.wait().await;
 }
