@@ -121,7 +121,7 @@ impl Registry {
     pub(crate) fn shared_entry_points(
         &self,
         namespace: &str,
-    ) -> impl Iterator<Item = &Arc<EntryPoint>> {
+    ) -> impl ExactSizeIterator<Item = &Arc<EntryPoint>> {
         self.slots(namespace).iter().map(|s| &s.entry)
     }
 

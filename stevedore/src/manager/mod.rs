@@ -26,7 +26,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, PluginError};
-use crate::plugin::{EntryPoint, EntryRef, Extension, InvokeArgs, wrong_type};
+use crate::plugin::{EntryPoint, EntryRef, Extension, InvokeArgs, Plugin, wrong_type};
 use crate::registry::Registry;
 
 /// Called when a plugin fails to load or to be invoked (Python's `on_load_failure_callback`). `Ok(())`
@@ -264,22 +264,21 @@ impl<'r, T: 'static, M> ManagerBuilder<'r, T, M> {
         });
         let wanted = wanted.as_deref();
         let entries: Vec<EntryRef> = match self.static_registry {
-            Some(registry) => select(registry, &self.namespace, wanted)
-                .map(|e| EntryRef::Static(e))
-                .collect(),
-            None => select(self.registry, &self.namespace, wanted)
-                .map(|e| EntryRef::Shared(Arc::clone(e)))
-                .collect(),
+            Some(registry) => select(registry, &self.namespace, wanted, |e| EntryRef::Static(e)),
+            None => select(self.registry, &self.namespace, wanted, |e| {
+                EntryRef::Shared(Arc::clone(e))
+            }),
         };
         let mut out = Vec::with_capacity(entries.len());
         for entry in entries {
             tracing::debug!(namespace = %self.namespace, name = entry.name(), target = entry.target(), "found extension");
             match self.load_one(&entry) {
-                Ok(ext) => {
+                Ok((plugin, obj)) => {
+                    let ext = Extension::loaded(entry, plugin, obj);
                     if let Some(check) = &self.check
                         && !check(&ext)
                     {
-                        tracing::debug!(namespace = %self.namespace, name = entry.name(), "ignoring extension");
+                        tracing::debug!(namespace = %self.namespace, name = ext.name(), "ignoring extension");
                         continue;
                     }
                     out.push(ext);
@@ -309,7 +308,7 @@ impl<'r, T: 'static, M> ManagerBuilder<'r, T, M> {
         Ok(out)
     }
 
-    fn load_one(&self, entry: &EntryRef) -> Result<Extension<T>, PluginError> {
+    fn load_one(&self, entry: &EntryRef) -> Result<(Plugin, Option<T>), PluginError> {
         let plugin = entry.load()?;
         let obj = match &self.invoke {
             Some(args) => Some(match plugin.invoke_typed::<T>(args)? {
@@ -321,7 +320,7 @@ impl<'r, T: 'static, M> ManagerBuilder<'r, T, M> {
             }),
             None => None,
         };
-        Ok(Extension::loaded(entry.clone(), plugin, obj))
+        Ok((plugin, obj))
     }
 
     /// For named managers: the names asked for that did not load, sorted, after calling the callback.
@@ -357,18 +356,20 @@ impl<'r, T: 'static, M> ManagerBuilder<'r, T, M> {
 
 /// The entry points of `namespace` in registry order: all of them, or only those called one of `wanted`
 /// (sorted and deduplicated), found by binary search without looking at the others.
-fn select<'r: 'b, 'b>(
+fn select<'r, E>(
     registry: &'r Registry,
-    namespace: &'b str,
-    wanted: Option<&'b [&'b str]>,
-) -> Box<dyn Iterator<Item = &'r Arc<EntryPoint>> + 'b> {
+    namespace: &str,
+    wanted: Option<&[&str]>,
+    wrap: impl Fn(&'r Arc<EntryPoint>) -> E,
+) -> Vec<E> {
     match wanted {
-        Some(names) => Box::new(
-            names
-                .iter()
-                .flat_map(move |n| registry.shared_entry_points_named(namespace, n)),
-        ),
-        None => Box::new(registry.shared_entry_points(namespace)),
+        Some(names) => names
+            .iter()
+            .flat_map(|n| registry.shared_entry_points_named(namespace, n))
+            .map(wrap)
+            .collect(),
+        // An exact-size iterator: one allocation of the right size.
+        None => registry.shared_entry_points(namespace).map(wrap).collect(),
     }
 }
 
