@@ -396,3 +396,22 @@ fn the_pool_follows_the_configured_size_and_timeout() {
         .unwrap();
     assert!(inner.is_ok(), "{inner:?}");
 }
+
+#[test]
+fn option_data_matches_python() {
+    // The machine-readable data (`--format json`) names every attribute of every option: type,
+    // default, bounds, choices, secret, deprecated names.
+    let found = oslo_config::generator::list_opts(&[config::NAMESPACE.to_owned()]).unwrap();
+    let ours = oslo_config::generator::machine_readable(&found, Value::Null);
+    let theirs = oslo_tests::run_python_json(
+        "import subprocess, sys, os\n\
+         exe = os.path.join(os.path.dirname(sys.executable), 'oslo-config-generator')\n\
+         sys.stdout.write(subprocess.run([exe, '--namespace', 'oslo.db', '--format', 'json'], \
+         check=True, capture_output=True, text=True).stdout)\n",
+        "",
+    );
+    // Only our group: the empty `DEFAULT` entry is the generator's own (and its keys differ there).
+    let g = config::GROUP;
+    assert_eq!(ours["options"][g], theirs["options"][g]);
+    assert_eq!(ours["deprecated_options"], theirs["deprecated_options"]);
+}
