@@ -61,8 +61,9 @@ impl Rootwrap {
 
     /// Reads `rootwrap.conf` after the ownership checks the options ask for.
     pub(crate) fn load_config(config_path: &Path, options: LoadOptions) -> Result<RootwrapConfig> {
+        let mut checked = trust::Checked::default();
         if options.checks_trust() {
-            trust::check_trusted(config_path)?;
+            trust::check_trusted(config_path, &mut checked)?;
             trust::check_root_only(config_path)?;
             if let Some(dir) = config_path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 trust::check_root_only(dir)?;
@@ -73,7 +74,7 @@ impl Rootwrap {
             // Another user who can add to (or swap) an `exec_dirs` directory chooses what root runs.
             config
                 .exec_dirs
-                .retain(|dir| match trust::check_trusted(dir) {
+                .retain(|dir| match trust::check_trusted(dir, &mut checked) {
                     Ok(()) => true,
                     Err(Error::Read { .. }) => false,
                     Err(e) => {
@@ -120,10 +121,16 @@ impl Rootwrap {
     /// ([`SIGNAL_BASE`] plus the signal when a signal killed it). Lowers the process's soft open-files
     /// limit to `rlimit_nofile` first, as the binary does, so the command inherits it.
     pub fn run(&self, userargs: &[String]) -> Result<i32> {
+        self.start(userargs)?.wait()
+    }
+
+    /// [`Rootwrap::run`] up to the start of the command (the binary frees the configuration while the
+    /// command runs, then waits).
+    pub(crate) fn start(&self, userargs: &[String]) -> Result<exec::Started> {
         let decision = self.decide(userargs)?;
         log_execution(&decision);
         exec::lower_nofile_limit(self.config.rlimit_nofile);
-        exec::run_inherited(&decision, &self.config.exec_dirs)
+        exec::start_inherited(&decision, &self.config.exec_dirs)
     }
 
     /// Decides, then runs an allowed command with `stdin` fed to it and its output captured (the daemon's

@@ -1,9 +1,10 @@
 //! Reading configuration safely: bounded sizes, and when running as root, refusing files and directories
 //! that a non-root user could have written.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -19,7 +20,10 @@ pub(crate) fn read_bounded(path: &Path, limit: usize) -> Result<String> {
         source,
     };
     let file = std::fs::File::open(path).map_err(read_err)?;
-    let mut bytes = Vec::new();
+    // Sized from the file's length (bounded by the limit), so that a small file takes one read rather
+    // than a series of growing ones.
+    let hint = file.metadata().map_or(0, |m| m.len()).min(limit as u64) as usize;
+    let mut bytes = Vec::with_capacity(hint + 1);
     file.take(limit as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
@@ -40,10 +44,18 @@ pub(crate) fn read_bounded(path: &Path, limit: usize) -> Result<String> {
 /// Refuses `path` unless only root can change it: owned by root, not writable by others, writable by
 /// its group only when that group is root's. Symbolic links are followed (the target is what is read).
 pub(crate) fn check_root_only(path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path).map_err(|source| Error::Read {
+    root_only(path, &metadata(path)?)
+}
+
+fn metadata(path: &Path) -> Result<std::fs::Metadata> {
+    std::fs::metadata(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+/// [`check_root_only`] on metadata already read.
+fn root_only(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
     let insecure = |reason: &str| Error::Insecure {
         path: path.to_path_buf(),
         reason: reason.into(),
@@ -64,14 +76,30 @@ pub(crate) fn check_root_only(path: &Path) -> Result<()> {
 /// root and not writable by others (nor by a group other than root's), unless its sticky bit is set
 /// (`/tmp`: only an entry's owner may rename it).
 pub(crate) fn check_root_or_sticky(dir: &Path) -> Result<()> {
-    let meta = std::fs::metadata(dir).map_err(|source| Error::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let meta = metadata(dir)?;
     if meta.mode() & 0o1000 != 0 && meta.uid() == 0 {
         return Ok(());
     }
-    check_root_only(dir)
+    root_only(dir, &meta)
+}
+
+/// The directories that passed [`check_root_or_sticky`] during one load of the configuration, so that
+/// the ancestors the config file, the filter directories, their files and the `exec_dirs` share are
+/// looked at once per load (each is still checked before anything below it is trusted).
+#[derive(Debug, Default)]
+pub(crate) struct Checked {
+    dirs: HashSet<PathBuf>,
+}
+
+impl Checked {
+    fn root_or_sticky(&mut self, dir: &Path) -> Result<()> {
+        if self.dirs.contains(dir) {
+            return Ok(());
+        }
+        check_root_or_sticky(dir)?;
+        self.dirs.insert(dir.to_path_buf());
+        Ok(())
+    }
 }
 
 /// Refuses `path` unless neither it nor the way to it can be changed by a user other than root: the
@@ -80,7 +108,7 @@ pub(crate) fn check_root_or_sticky(dir: &Path) -> Result<()> {
 /// their own in its place), and when `path` is a symbolic link, the link is root's and so are the
 /// directories that hold it, by the same rules. Links met half-way through a chain of links are not
 /// looked at one by one; the directories of the final path are.
-pub(crate) fn check_trusted(path: &Path) -> Result<()> {
+pub(crate) fn check_trusted(path: &Path, checked: &mut Checked) -> Result<()> {
     let read_err = |p: &Path| {
         let p = p.to_path_buf();
         move |source| Error::Read { path: p, source }
@@ -88,7 +116,7 @@ pub(crate) fn check_trusted(path: &Path) -> Result<()> {
     let link = std::fs::symlink_metadata(path).map_err(read_err(path))?;
     let real = std::fs::canonicalize(path).map_err(read_err(path))?;
     check_root_only(&real)?;
-    check_directories_above(&real)?;
+    check_directories_above(&real, checked)?;
     if link.file_type().is_symlink() {
         if link.uid() != 0 {
             return Err(Error::Insecure {
@@ -101,13 +129,16 @@ pub(crate) fn check_trusted(path: &Path) -> Result<()> {
             _ => Path::new("."),
         };
         let holder = std::fs::canonicalize(holder).map_err(read_err(holder))?;
-        check_root_or_sticky(&holder)?;
-        check_directories_above(&holder)?;
+        checked.root_or_sticky(&holder)?;
+        check_directories_above(&holder, checked)?;
     }
     Ok(())
 }
 
-/// Every directory above the real path `real`, up to `/`.
-fn check_directories_above(real: &Path) -> Result<()> {
-    real.ancestors().skip(1).try_for_each(check_root_or_sticky)
+/// Every directory above the real path `real`, up to `/` (each one not already passed in this load;
+/// one that fails is never remembered, so a later path through it fails too).
+fn check_directories_above(real: &Path, checked: &mut Checked) -> Result<()> {
+    real.ancestors()
+        .skip(1)
+        .try_for_each(|dir| checked.root_or_sticky(dir))
 }

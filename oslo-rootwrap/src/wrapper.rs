@@ -1,6 +1,7 @@
 //! Loading the filter files, matching a command line against them, and the decision that results.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::filters::{Context, Filter, FilterKind};
@@ -84,9 +85,11 @@ impl Filters {
         };
         let ini = Ini::parse(text, false).map_err(|e| syntax(e.line, e.message))?;
         let items = ini
-            .items("Filters")
+            .into_items("Filters")
             .ok_or_else(|| syntax(0, "no `[Filters]` section".into()))?;
         let mut out = Vec::with_capacity(items.len());
+        // One copy of the file's path, shared by its filters.
+        let origin: Arc<Path> = Arc::from(path);
         for (name, entry) in items {
             let fields: Vec<String> = entry
                 .value
@@ -96,8 +99,8 @@ impl Filters {
             if fields.len() > MAX_FIELDS {
                 return Err(syntax(entry.line, format!("more than {MAX_FIELDS} fields")));
             }
-            match Filter::build(&name, &fields) {
-                Ok(f) => out.push(f.with_origin(path, entry.line)),
+            match Filter::build(&name, fields) {
+                Ok(f) => out.push(f.with_origin(&origin, entry.line)),
                 Err(crate::filters::BuildError::UnknownClass(class)) => {
                     tracing::warn!(
                         file = %path.display(),
@@ -126,12 +129,13 @@ impl Filters {
     pub fn load(dirs: &[PathBuf], options: LoadOptions) -> Result<Filters> {
         let mut list = Vec::new();
         let mut files = 0usize;
+        let mut checked = trust::Checked::default();
         for dir in dirs {
             if !dir.is_absolute() || !dir.is_dir() {
                 continue;
             }
             if options.trust_check {
-                trust::check_trusted(dir)?;
+                trust::check_trusted(dir, &mut checked)?;
                 trust::check_root_only(dir)?;
             }
             let read_err = |source| Error::Read {
@@ -158,7 +162,7 @@ impl Filters {
                     });
                 }
                 if options.trust_check {
-                    trust::check_trusted(&path)?;
+                    trust::check_trusted(&path, &mut checked)?;
                 }
                 let text = trust::read_bounded(&path, MAX_FILTER_FILE_BYTES)?;
                 list.extend(Filters::parse_file(&text, &path)?);
