@@ -68,7 +68,10 @@ pub fn rootwrap_main(args: Vec<OsString>) -> i32 {
         );
         return RC_UNAUTHORIZED;
     };
-    match rootwrap.run(&userargs) {
+    // The filters are freed while the command runs rather than after it.
+    let started = rootwrap.start(&userargs);
+    drop(rootwrap);
+    match started.and_then(crate::exec::Started::wait) {
         Ok(code) => code,
         Err(e) => {
             match &e {

@@ -78,11 +78,32 @@ pub(crate) fn exit_code(status: ExitStatus) -> i32 {
     }
 }
 
-/// Runs the command with the caller's standard streams and returns its exit status.
-pub(crate) fn run_inherited(decision: &Decision, exec_dirs: &[PathBuf]) -> Result<i32> {
+/// A command started with the caller's standard streams, not yet waited for.
+#[derive(Debug)]
+pub(crate) struct Started {
+    child: std::process::Child,
+    program: String,
+}
+
+impl Started {
+    /// Waits for the command and returns its exit status.
+    pub(crate) fn wait(mut self) -> Result<i32> {
+        let status = self.child.wait().map_err(|source| Error::Spawn {
+            program: self.program,
+            source,
+        })?;
+        Ok(exit_code(status))
+    }
+}
+
+/// Starts the command with the caller's standard streams.
+pub(crate) fn start_inherited(decision: &Decision, exec_dirs: &[PathBuf]) -> Result<Started> {
     let mut cmd = command(decision, exec_dirs)?;
-    let status = cmd.status().map_err(|e| spawn_error(decision, e))?;
-    Ok(exit_code(status))
+    let child = cmd.spawn().map_err(|e| spawn_error(decision, e))?;
+    Ok(Started {
+        child,
+        program: decision.command.first().cloned().unwrap_or_default(),
+    })
 }
 
 /// Runs the command with `stdin` fed to it and its output captured.

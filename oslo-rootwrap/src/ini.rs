@@ -66,7 +66,11 @@ impl Ini {
         let mut pending: Vec<String> = Vec::new();
 
         // Python reads the file with universal newlines: `\r\n` and a lone `\r` end a line too.
-        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let text: std::borrow::Cow<'_, str> = if text.contains('\r') {
+            text.replace("\r\n", "\n").replace('\r', "\n").into()
+        } else {
+            text.into()
+        };
         for (index, raw) in text.split('\n').enumerate() {
             let lineno = index + 1;
             let stripped = raw.trim_matches(py_space);
@@ -156,8 +160,12 @@ impl Ini {
     }
 
     fn finish(&mut self, section: &Option<Option<String>>, key: &str, pending: &mut Vec<String>) {
-        let joined = pending.join("\n");
-        let value = joined.trim_end_matches(py_space).to_string();
+        let mut value = if pending.len() == 1 {
+            pending.pop().unwrap_or_default()
+        } else {
+            pending.join("\n")
+        };
+        value.truncate(value.trim_end_matches(py_space).len());
         pending.clear();
         let map = match section {
             Some(None) => Some(&mut self.defaults),
@@ -179,20 +187,23 @@ impl Ini {
         self.defaults.get(key)
     }
 
-    /// Every entry of a section, `[DEFAULT]`'s first (overridden in place), in file order.
-    pub(crate) fn items(&self, section: &str) -> Option<Vec<(String, Entry)>> {
+    /// Every entry of a section, `[DEFAULT]`'s first (overridden in place), in file order; consumes the
+    /// document (the keys and values are moved out, not copied).
+    pub(crate) fn into_items(self, section: &str) -> Option<Vec<(String, Entry)>> {
+        let Ini {
+            defaults,
+            mut sections,
+        } = self;
         if section == DEFAULT_SECTION {
-            return Some(
-                self.defaults
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            );
+            return Some(defaults.into_iter().collect());
         }
-        let own = self.sections.get(section)?;
-        let mut merged = self.defaults.clone();
+        let own = sections.swap_remove(section)?;
+        if defaults.is_empty() {
+            return Some(own.into_iter().collect());
+        }
+        let mut merged = defaults;
         for (k, v) in own {
-            merged.insert(k.clone(), v.clone());
+            merged.insert(k, v);
         }
         Some(merged.into_iter().collect())
     }
@@ -209,7 +220,7 @@ mod tests {
             false,
         )
         .unwrap();
-        let items = ini.items("Filters").unwrap();
+        let items = ini.into_items("Filters").unwrap();
         assert_eq!(items[0].0, "a");
         assert_eq!(items[0].1.value, "2\n[not a header]");
         assert_eq!(items[1].1.value, "x,\ny");

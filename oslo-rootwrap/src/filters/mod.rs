@@ -14,6 +14,7 @@ mod path;
 mod regexp;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::pyregex::Pattern;
 
@@ -107,7 +108,7 @@ pub struct Filter {
     /// The fields after `exec_path, run_as` (for KillFilter: after `run_as`; ReadFileFilter: the file).
     args: Vec<String>,
     patterns: Vec<Pattern>,
-    origin: Option<(PathBuf, usize)>,
+    origin: Option<(Arc<Path>, usize)>,
 }
 
 /// Why a filter line cannot be built.
@@ -127,19 +128,34 @@ pub(crate) struct Context<'a> {
 
 impl Filter {
     /// Builds a filter from a filter-file value already split on commas and trimmed.
-    pub(crate) fn build(name: &str, fields: &[String]) -> Result<Filter, BuildError> {
-        let Some((class, rest)) = fields.split_first() else {
+    pub(crate) fn build(name: &str, mut fields: Vec<String>) -> Result<Filter, BuildError> {
+        let Some(class) = fields.first() else {
             return Err(BuildError::UnknownClass(String::new()));
         };
         let kind = FilterKind::from_class_name(class)
             .ok_or_else(|| BuildError::UnknownClass(class.clone()))?;
-        if rest.len() < kind.min_fields() {
-            return Err(BuildError::TooFewFields(kind, rest.len()));
+        let given = fields.len() - 1;
+        if given < kind.min_fields() {
+            return Err(BuildError::TooFewFields(kind, given));
         }
+        // The fields are moved out, not copied: [class, a, b, rest...].
         let (exec_path, run_as, args) = match kind {
-            FilterKind::Kill => ("/bin/kill".to_string(), rest[0].clone(), rest[1..].to_vec()),
-            FilterKind::ReadFile => ("/bin/cat".to_string(), "root".to_string(), rest.to_vec()),
-            _ => (rest[0].clone(), rest[1].clone(), rest[2..].to_vec()),
+            FilterKind::Kill => {
+                let args = fields.split_off(2);
+                let run_as = fields.pop().unwrap_or_default();
+                ("/bin/kill".to_string(), run_as, args)
+            }
+            FilterKind::ReadFile => (
+                "/bin/cat".to_string(),
+                "root".to_string(),
+                fields.split_off(1),
+            ),
+            _ => {
+                let args = fields.split_off(3);
+                let run_as = fields.pop().unwrap_or_default();
+                let exec_path = fields.pop().unwrap_or_default();
+                (exec_path, run_as, args)
+            }
         };
         let patterns = match kind {
             FilterKind::RegExp | FilterKind::ChainingRegExp => {
@@ -175,8 +191,8 @@ impl Filter {
         }
     }
 
-    pub(crate) fn with_origin(mut self, path: &Path, line: usize) -> Filter {
-        self.origin = Some((path.to_path_buf(), line));
+    pub(crate) fn with_origin(mut self, path: &Arc<Path>, line: usize) -> Filter {
+        self.origin = Some((Arc::clone(path), line));
         self
     }
 
@@ -217,7 +233,7 @@ impl Filter {
 
     /// The file and line the filter comes from (`None` for the built-in `privsep-helper` filter).
     pub fn origin(&self) -> Option<(&Path, usize)> {
-        self.origin.as_ref().map(|(p, l)| (p.as_path(), *l))
+        self.origin.as_ref().map(|(p, l)| (&**p, *l))
     }
 
     /// The executable that runs: `exec_path` itself when absolute and executable, else the first

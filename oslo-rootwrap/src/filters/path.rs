@@ -158,7 +158,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let filter = Filter::build("chown", &fields).unwrap();
+        let filter = Filter::build("chown", fields).unwrap();
         let userargs: Vec<String> = ["chown", "nova", &link]
             .iter()
             .map(|s| s.to_string())
