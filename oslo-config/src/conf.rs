@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use indexmap::IndexMap;
 
+use crate::fasthash::{FxBuild, FxHashMap, FxIndexMap};
+
 use crate::cli::{self, CliSettings, Event, SubCommand, SubMatch};
 use crate::error::Error;
 use crate::ini::{IniDocument, normalize_section};
@@ -212,7 +214,7 @@ struct OptEntry {
 #[derive(Debug, Clone)]
 struct GroupEntry {
     group: OptGroup,
-    opts: IndexMap<String, OptEntry>,
+    opts: FxIndexMap<String, OptEntry>,
     /// The group's normalised section name, shared by its options.
     section: Arc<str>,
 }
@@ -222,7 +224,7 @@ impl GroupEntry {
         GroupEntry {
             section: Arc::from(normalize_section(&group.name)),
             group,
-            opts: IndexMap::with_capacity(capacity),
+            opts: FxIndexMap::with_capacity_and_hasher(capacity, FxBuild::default()),
         }
     }
 }
@@ -261,7 +263,7 @@ struct State {
     mutable_ns: Option<Arc<Namespace>>,
     sub: Option<ChosenSubCommand>,
     /// The process's `OS_*` variables, read when parsing (and reloading).
-    process_env: HashMap<String, String>,
+    process_env: FxHashMap<String, String>,
 }
 
 /// The options of a program and the values they resolve to (oslo's `ConfigOpts`).
@@ -289,9 +291,9 @@ struct State {
 /// assert_eq!(where_from, Location::File { path: file.clone(), line: 2 });
 /// ```
 pub struct ConfigOpts {
-    default_opts: IndexMap<String, OptEntry>,
+    default_opts: FxIndexMap<String, OptEntry>,
     default_section: Arc<str>,
-    groups: IndexMap<String, GroupEntry>,
+    groups: FxIndexMap<String, GroupEntry>,
     subs: Option<(String, Vec<SubCommand>)>,
     state: Option<State>,
     env: EnvSource,
@@ -328,9 +330,10 @@ pub fn env_var_name(group: Option<&str>, dest: &str) -> String {
     let mut out = String::with_capacity(5 + group.len() + dest.len());
     out.push_str("OS_");
     if group.is_ascii() && dest.is_ascii() {
-        out.extend(group.chars().map(|c| c.to_ascii_uppercase()));
+        out.push_str(group);
         out.push_str("__");
-        out.extend(dest.chars().map(|c| c.to_ascii_uppercase()));
+        out.push_str(dest);
+        out.make_ascii_uppercase();
     } else {
         out.push_str(&group.to_uppercase());
         out.push_str("__");
@@ -603,9 +606,9 @@ impl ConfigOpts {
     /// An empty set of options, reading the process environment.
     pub fn new() -> Self {
         ConfigOpts {
-            default_opts: IndexMap::new(),
+            default_opts: FxIndexMap::default(),
             default_section: Arc::from("DEFAULT"),
-            groups: IndexMap::new(),
+            groups: FxIndexMap::default(),
             subs: None,
             state: None,
             env: EnvSource::Process,
@@ -646,42 +649,50 @@ impl ConfigOpts {
                 message: format!("cannot register CLI option `{}`", opt.name),
             });
         }
-        if let Some(g) = group
-            && !self.groups.contains_key(g)
-        {
-            self.groups
-                .insert(g.to_owned(), GroupEntry::new(OptGroup::new(g), 0));
-        }
-        let section = match group {
-            Some(g) => self.groups.get(g).map(|e| e.section.clone()),
-            None => None,
-        }
-        .unwrap_or_else(|| self.default_section.clone());
-        let opts = self.opts_of_mut(group)?;
-        if let Some(existing) = opts.get_mut(&opt.dest) {
-            if existing.opt.same_as(&opt) {
-                existing.cli |= cli;
-                return Ok(false);
+        // One look-up of the group (created if needed) and one of the option's name.
+        let (opts, section) = match group {
+            Some(g) => {
+                let index = match self.groups.get_index_of(g) {
+                    Some(i) => i,
+                    None => {
+                        self.groups
+                            .insert_full(g.to_owned(), GroupEntry::new(OptGroup::new(g), 0))
+                            .0
+                    }
+                };
+                let (_, entry) = self
+                    .groups
+                    .get_index_mut(index)
+                    .ok_or_else(|| Error::NoSuchGroup { name: g.to_owned() })?;
+                (&mut entry.opts, entry.section.clone())
             }
-            return Err(Error::DuplicateOpt {
-                name: opt.dest.clone(),
-                group: group_label(group),
-            });
-        }
+            None => (&mut self.default_opts, self.default_section.clone()),
+        };
+        let slot = match opts.entry(opt.dest.clone()) {
+            indexmap::map::Entry::Occupied(mut o) => {
+                let existing = o.get_mut();
+                if existing.opt.same_as(&opt) {
+                    existing.cli |= cli;
+                    return Ok(false);
+                }
+                return Err(Error::DuplicateOpt {
+                    name: opt.dest.clone(),
+                    group: group_label(group),
+                });
+            }
+            indexmap::map::Entry::Vacant(v) => v,
+        };
         let deprecated = deprecated_names(group, &opt);
         let env_var = env_var_name(group, &opt.dest);
-        opts.insert(
-            opt.dest.clone(),
-            OptEntry {
-                opt,
-                cli,
-                override_value: None,
-                default_value: None,
-                section,
-                deprecated,
-                env_var,
-            },
-        );
+        slot.insert(OptEntry {
+            opt,
+            cli,
+            override_value: None,
+            default_value: None,
+            section,
+            deprecated,
+            env_var,
+        });
         Ok(true)
     }
 
@@ -784,7 +795,7 @@ impl ConfigOpts {
     fn opts_of_mut(
         &mut self,
         group: Option<&str>,
-    ) -> Result<&mut IndexMap<String, OptEntry>, Error> {
+    ) -> Result<&mut FxIndexMap<String, OptEntry>, Error> {
         match group {
             None => Ok(&mut self.default_opts),
             Some(g) => self
@@ -795,7 +806,7 @@ impl ConfigOpts {
         }
     }
 
-    fn opts_of(&self, group: Option<&str>) -> Result<&IndexMap<String, OptEntry>, Error> {
+    fn opts_of(&self, group: Option<&str>) -> Result<&FxIndexMap<String, OptEntry>, Error> {
         match group {
             None => Ok(&self.default_opts),
             Some(g) => self
@@ -1931,7 +1942,7 @@ impl ConfigOpts {
 }
 
 /// The process's `OS_*` variables (the only ones options read).
-fn process_os_vars() -> HashMap<String, String> {
+fn process_os_vars() -> FxHashMap<String, String> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| k.starts_with("OS_"))

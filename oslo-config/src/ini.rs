@@ -12,7 +12,7 @@
 //!
 //! The parser never panics, on any input (it is fuzzed).
 
-use std::collections::HashMap;
+use crate::fasthash::FxHashMap;
 use std::fmt;
 
 /// One `key = value` of a file, with the line it started on.
@@ -76,7 +76,7 @@ impl std::error::Error for IniError {}
 pub struct IniDocument {
     sections: Vec<Section>,
     /// Normalised section name → key → indices of (section block, entry).
-    index: HashMap<String, HashMap<String, Hits>>,
+    index: FxHashMap<String, FxHashMap<String, Hits>>,
 }
 
 /// Where the values of one key are: (section block, entry) pairs, the first kept inline.

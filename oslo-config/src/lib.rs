@@ -3,6 +3,7 @@
 mod cli;
 mod conf;
 mod error;
+mod fasthash;
 pub mod generator;
 mod ini;
 mod location;

@@ -135,7 +135,11 @@ impl Opt {
     pub fn new(name: impl Into<String>, ty: OptType) -> Self {
         let name = name.into();
         Opt {
-            dest: name.replace('-', "_"),
+            dest: if name.contains('-') {
+                name.replace('-', "_")
+            } else {
+                name.clone()
+            },
             name,
             ty,
             multi: false,
@@ -554,9 +558,9 @@ impl Opt {
         {
             return Ok(());
         }
-        let items: Vec<&Value> = match (self.multi, default) {
-            (true, Value::List(items)) => items.iter().collect(),
-            _ => vec![default],
+        let items: &[Value] = match (self.multi, default) {
+            (true, Value::List(items)) => items,
+            _ => std::slice::from_ref(default),
         };
         for item in items {
             if let Err(reason) = crate::resolve::check_typed(&self.ty, item) {
