@@ -321,3 +321,63 @@ async fn replies_wait_for_a_missing_reply_queue() {
     s.stop().await;
     s.wait().await;
 }
+
+/// AMQP heartbeats at `heartbeat_timeout_threshold`: with a 2 s threshold the broker drops a silent
+/// connection after about 4 s; ours stay up through 7 s of idleness (no reconnection is logged).
+#[tokio::test]
+async fn heartbeats_keep_idle_connections_alive() {
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let Some((url, _lock)) = rabbit() else { return };
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let t = Transport::new(&format!("{url}?heartbeat_timeout_threshold=2")).unwrap();
+    let topic = unique("heartbeat");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let s = RpcServer::builder(t.clone(), Target::topic(&topic).with_server("s"))
+        .endpoint(recorder(tx))
+        .build()
+        .unwrap();
+    s.start().await.unwrap();
+    let c = RpcClient::builder(t.clone(), Target::topic(&topic))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    assert_eq!(
+        c.call::<i64>(&Context::new(), "add", json!({"a": 1, "b": 1}))
+            .await
+            .unwrap(),
+        2
+    );
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(
+        c.call::<i64>(&Context::new(), "add", json!({"a": 2, "b": 2}))
+            .await
+            .unwrap(),
+        4
+    );
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        !text.contains("lost its connection")
+            && !text.contains("reconnected")
+            && !text.contains("retrying"),
+        "{text}"
+    );
+    s.stop().await;
+    s.wait().await;
+}
