@@ -311,7 +311,12 @@ impl Inner {
 
     /// Opens a connection to the next host, with one channel in confirm mode.
     async fn connect_once(&self) -> Result<Chan> {
-        let i = self.next_host.fetch_add(1, Ordering::Relaxed) % self.uris.len().max(1);
+        // `kombu_failover_strategy`: the next host in turn (round-robin), or any host (shuffle).
+        let i = if self.opts.kombu_failover_strategy_shuffle {
+            rand::random_range(0..self.uris.len().max(1))
+        } else {
+            self.next_host.fetch_add(1, Ordering::Relaxed) % self.uris.len().max(1)
+        };
         let uri = self.uris.get(i).cloned().unwrap_or_default();
         let host = format!("{}:{}", uri.authority.host, uri.authority.port);
         let props = ConnectionProperties::default().with_connection_name(connection_name().into());
