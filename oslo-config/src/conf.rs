@@ -207,8 +207,6 @@ struct OptEntry {
     section: Arc<str>,
     /// The deprecated (section, key) names also read, in oslo's order.
     deprecated: Vec<(String, String)>,
-    /// The `OS_<GROUP>__<DEST>` variable, computed once.
-    env_var: String,
 }
 
 #[derive(Debug, Clone)]
@@ -683,7 +681,6 @@ impl ConfigOpts {
             indexmap::map::Entry::Vacant(v) => v,
         };
         let deprecated = deprecated_names(group, &opt);
-        let env_var = env_var_name(group, &opt.dest);
         slot.insert(OptEntry {
             opt,
             cli,
@@ -691,7 +688,6 @@ impl ConfigOpts {
             default_value: None,
             section,
             deprecated,
-            env_var,
         });
         Ok(true)
     }
@@ -1167,24 +1163,36 @@ impl ConfigOpts {
         self.state.as_ref()
     }
 
-    fn env_value(&self, var: &str) -> Option<(String, Location)> {
+    /// The option's `OS_<GROUP>__<DEST>` variable, if set; the name is only built when there are variables
+    /// to look it up in.
+    fn env_value(&self, group: Option<&str>, dest: &str) -> Option<(String, Location)> {
         if self.state().is_some_and(|s| s.args.use_env == Some(false)) {
             return None;
         }
-        let v = match &self.env {
+        let (v, var) = match &self.env {
             EnvSource::Process => match self.state() {
-                Some(s) => s.process_env.get(var).cloned(),
-                None => std::env::var(var).ok(),
+                Some(s) => {
+                    if s.process_env.is_empty() {
+                        return None;
+                    }
+                    let var = env_var_name(group, dest);
+                    (s.process_env.get(&var).cloned()?, var)
+                }
+                None => {
+                    let var = env_var_name(group, dest);
+                    (std::env::var(&var).ok()?, var)
+                }
             },
-            EnvSource::Map(m) => m.get(var).cloned(),
-            EnvSource::Disabled => None,
-        }?;
-        Some((
-            v,
-            Location::Environment {
-                var: var.to_owned(),
-            },
-        ))
+            EnvSource::Map(m) => {
+                if m.is_empty() {
+                    return None;
+                }
+                let var = env_var_name(group, dest);
+                (m.get(&var).cloned()?, var)
+            }
+            EnvSource::Disabled => return None,
+        };
+        Some((v, Location::Environment { var }))
     }
 
     fn warn_once(&self, key: String, message: impl FnOnce() -> String) {
@@ -1240,7 +1248,7 @@ impl ConfigOpts {
                 location: Some(Location::SetOverride),
             });
         }
-        let env = self.env_value(&entry.env_var);
+        let env = self.env_value(group, &opt.dest);
         let file_hit = lookup_files_by(
             &ns.files,
             (&entry.section, &opt.dest),

@@ -48,6 +48,11 @@ impl Hasher for FxHasher {
     }
 
     #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
     fn write_usize(&mut self, i: usize) {
         self.add(i as u64);
     }
@@ -60,6 +65,12 @@ impl Hasher for FxHasher {
 
 /// The `BuildHasher` of the crate's internal maps.
 pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// The hash of a string under the fast hasher (the same for equal strings in every run).
+pub(crate) fn hash_str(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    FxBuild::default().hash_one(s)
+}
 
 /// An insertion-ordered map with the fast hasher.
 pub(crate) type FxIndexMap<K, V> = indexmap::IndexMap<K, V, FxBuild>;

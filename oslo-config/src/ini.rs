@@ -12,7 +12,7 @@
 //!
 //! The parser never panics, on any input (it is fuzzed).
 
-use crate::fasthash::FxHashMap;
+use crate::fasthash::{FxHashMap, hash_str};
 use std::fmt;
 
 /// One `key = value` of a file, with the line it started on.
@@ -76,7 +76,65 @@ impl std::error::Error for IniError {}
 pub struct IniDocument {
     sections: Vec<Section>,
     /// Normalised section name → key → indices of (section block, entry).
-    index: FxHashMap<String, FxHashMap<String, Hits>>,
+    index: FxHashMap<String, Keys>,
+}
+
+/// The keys of one (normalised) section, indexed by the hash of the key so that indexing a line costs no
+/// copy of its key; the entries a hash points to are checked against the key looked up. A key whose hash
+/// is already taken by another key (a collision) is kept by name in `collided`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Keys {
+    by_hash: FxHashMap<u64, Hits>,
+    collided: FxHashMap<String, Hits>,
+}
+
+impl Keys {
+    /// Adds the entry at `at`, whose key is `key`.
+    fn add(&mut self, key: &str, at: (usize, usize), sections: &[Section]) {
+        match self.by_hash.entry(hash_str(key)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Hits {
+                    first: at,
+                    rest: Vec::new(),
+                });
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                if key_at(sections, o.get().first) == Some(key) {
+                    o.get_mut().rest.push(at);
+                } else {
+                    match self.collided.entry(key.to_owned()) {
+                        std::collections::hash_map::Entry::Occupied(mut c) => {
+                            c.get_mut().rest.push(at);
+                        }
+                        std::collections::hash_map::Entry::Vacant(c) => {
+                            c.insert(Hits {
+                                first: at,
+                                rest: Vec::new(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where the values of `key` are.
+    fn get(&self, key: &str, sections: &[Section]) -> Option<&Hits> {
+        let hits = self.by_hash.get(&hash_str(key))?;
+        if key_at(sections, hits.first) == Some(key) {
+            Some(hits)
+        } else {
+            self.collided.get(key)
+        }
+    }
+}
+
+/// The key of the entry at (section block, entry).
+fn key_at(sections: &[Section], (si, ei): (usize, usize)) -> Option<&str> {
+    sections
+        .get(si)
+        .and_then(|s| s.entries.get(ei))
+        .map(|e| e.key.as_str())
 }
 
 /// Where the values of one key are: (section block, entry) pairs, the first kept inline.
@@ -247,10 +305,13 @@ impl IniDocument {
         };
         let ei = section.entries.len();
         section.entries.push(Entry {
-            key: p.key.clone(),
+            key: p.key,
             value: p.value,
             line: p.line,
         });
+        let Some(section) = self.sections.get(si) else {
+            return Ok(());
+        };
         let keys = match self.index.get_mut(section.name.as_str()) {
             // `DEFAULT` and already lower-case names are their own normal form: no allocation.
             Some(keys)
@@ -263,14 +324,8 @@ impl IniDocument {
                 .entry(normalize_section(&section.name))
                 .or_default(),
         };
-        match keys.entry(p.key) {
-            std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().rest.push((si, ei)),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(Hits {
-                    first: (si, ei),
-                    rest: Vec::new(),
-                });
-            }
+        if let Some(key) = key_at(&self.sections, (si, ei)) {
+            keys.add(key, (si, ei), &self.sections);
         }
         Ok(())
     }
@@ -298,7 +353,7 @@ impl IniDocument {
     ) -> impl Iterator<Item = &'a Entry> + 'a {
         self.index
             .get(normalized_section)
-            .and_then(|keys| keys.get(key))
+            .and_then(|keys| keys.get(key, &self.sections))
             .into_iter()
             .flat_map(|h| std::iter::once(h.first).chain(h.rest.iter().copied()))
             .filter_map(|(si, ei)| self.sections.get(si).and_then(|s| s.entries.get(ei)))
@@ -306,7 +361,10 @@ impl IniDocument {
 
     /// The last value of `key` in the section (normalised name): the one oslo uses for a single-valued option.
     pub fn last(&self, normalized_section: &str, key: &str) -> Option<&Entry> {
-        let hits = self.index.get(normalized_section)?.get(key)?;
+        let hits = self
+            .index
+            .get(normalized_section)?
+            .get(key, &self.sections)?;
         let (si, ei) = hits.rest.last().copied().unwrap_or(hits.first);
         self.sections.get(si)?.entries.get(ei)
     }
@@ -315,7 +373,7 @@ impl IniDocument {
     pub fn contains(&self, normalized_section: &str, key: &str) -> bool {
         self.index
             .get(normalized_section)
-            .is_some_and(|keys| keys.contains_key(key))
+            .is_some_and(|keys| keys.get(key, &self.sections).is_some())
     }
 }
 
@@ -363,6 +421,37 @@ fn split_key_value(line: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_whose_hash_is_taken_by_another_key_is_kept_apart() {
+        let entry = |key: &str, line| Entry {
+            key: key.to_owned(),
+            value: String::new(),
+            line,
+        };
+        let sections = vec![Section {
+            name: "s".to_owned(),
+            line: 1,
+            entries: vec![entry("a", 2), entry("b", 3), entry("b", 4), entry("a", 5)],
+        }];
+        // Force the collision: `b`'s hash already points at an entry of `a`.
+        let mut keys = Keys::default();
+        keys.by_hash.insert(
+            hash_str("b"),
+            Hits {
+                first: (0, 0),
+                rest: Vec::new(),
+            },
+        );
+        keys.add("b", (0, 1), &sections);
+        keys.add("b", (0, 2), &sections);
+        let b = keys.get("b", &sections).expect("b is indexed");
+        assert_eq!((b.first, b.rest.as_slice()), ((0, 1), &[(0, 2)][..]));
+        assert!(keys.get("a", &sections).is_none(), "a was never added");
+        keys.add("a", (0, 3), &sections);
+        let a = keys.get("a", &sections).expect("a is indexed");
+        assert_eq!(a.first, (0, 3));
+    }
 
     #[test]
     fn lines_split_like_python() {
