@@ -14,6 +14,7 @@
 mod plugin_build;
 
 use std::hint::black_box;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use stevedore::dynamic::DynamicObject;
@@ -114,6 +115,38 @@ fn library_manager_one(reg: &'static Registry, args: &InvokeArgs) {
 #[inline(never)]
 fn library_manager_many(reg: &'static Registry, args: &InvokeArgs) {
     library_manager("bench.files", reg, args);
+}
+
+/// A manager over the 200 size-only plugins of one library.
+#[inline(never)]
+fn library_manager_sized_one(reg: &'static Registry, args: &InvokeArgs) {
+    library_manager("bench.sized", reg, args);
+}
+
+/// A manager over the size-only plugins of 200 libraries.
+#[inline(never)]
+fn library_manager_sized_many(reg: &'static Registry, args: &InvokeArgs) {
+    library_manager("bench.sized_files", reg, args);
+}
+
+/// Loads the size-only plugin libraries of `dir` into a registry kept for the process, and checks that
+/// a manager over `namespace` has its 200 plugins, each keeping the `size` it was given.
+fn sized_registry(dir: &Path, namespace: &str, args: &InvokeArgs) -> &'static Registry {
+    let mut reg = Registry::new();
+    let report = reg.load_dir(dir).unwrap();
+    assert_eq!(report.plugins, PLUGINS, "{:?}", report.failures);
+    let reg = reg.leak();
+    let mgr = ExtensionManager::<DynamicObject>::builder(namespace)
+        .static_registry(reg)
+        .invoke_on_load(args.clone())
+        .build()
+        .unwrap();
+    assert_eq!(mgr.len(), PLUGINS);
+    for ext in mgr.extensions() {
+        let size = ext.obj().unwrap().call("size", &serde_json::Value::Null);
+        assert_eq!(size.unwrap(), serde_json::json!(3), "{}", ext.name());
+    }
+    reg
 }
 
 /// Builds (and drops) a manager over the library plugins of `namespace`, invoking each.
@@ -220,6 +253,36 @@ fn main() {
     drop(mgr);
     let files_warm = per_iter(ROUNDS, 5, || library_manager_many(reg, &args));
 
+    // The same two layouts with plugins that do only what the Python and compiled-in plugins do (keep the
+    // `size` keyword argument): the greeter plugins above also copy a greeting string and look for a panic
+    // switch in the arguments.
+    let sized_dir = tempfile::tempdir().unwrap();
+    plugin_build::build_plugin(
+        &src,
+        sized_dir.path(),
+        "bench_sized",
+        &["size_only"],
+        &[
+            ("STEVEDORE_TEST_PLUGIN_COUNT", &count),
+            ("STEVEDORE_TEST_NAMESPACE", "bench.sized"),
+        ],
+    );
+    let reg = sized_registry(sized_dir.path(), "bench.sized", &args);
+    let sized_warm = per_iter(ROUNDS, 5, || library_manager_sized_one(reg, &args));
+    let sized_files = tempfile::tempdir().unwrap();
+    let proto = plugin_build::build_plugin(
+        &src,
+        sized_dir.path(),
+        "proto_sized",
+        &["size_only", "name_from_file"],
+        &[("STEVEDORE_TEST_NAMESPACE", "bench.sized_files")],
+    );
+    for i in 0..PLUGINS {
+        std::fs::copy(&proto, sized_files.path().join(format!("libp{i:03}.so"))).unwrap();
+    }
+    let reg = sized_registry(sized_files.path(), "bench.sized_files", &args);
+    let sized_files_warm = per_iter(ROUNDS, 5, || library_manager_sized_many(reg, &args));
+
     let py = std::process::Command::new(oslo_tests::python())
         .arg("-c")
         .arg(PYTHON)
@@ -252,17 +315,31 @@ fn main() {
     );
     println!(
         "{:<46} {:>14} {:>14} {:>8.0}x",
-        "plugin library, steady state (per manager)",
+        "greeter plugin library, steady state",
         us(dynamic_warm),
         us(py_warm),
         ratio(dynamic_warm, py_warm)
     );
     println!(
         "{:<46} {:>14} {:>14} {:>8.0}x",
-        "200 plugin libraries, steady state",
+        "200 greeter plugin libraries, steady state",
         us(files_warm),
         us(py_warm),
         ratio(files_warm, py_warm)
+    );
+    println!(
+        "{:<46} {:>14} {:>14} {:>8.0}x",
+        "size-only plugin library, steady state",
+        us(sized_warm),
+        us(py_warm),
+        ratio(sized_warm, py_warm)
+    );
+    println!(
+        "{:<46} {:>14} {:>14} {:>8.0}x",
+        "200 size-only plugin libraries, steady state",
+        us(sized_files_warm),
+        us(py_warm),
+        ratio(sized_files_warm, py_warm)
     );
     println!(
         "{:<46} {:>14} {:>14} {:>8.0}x",

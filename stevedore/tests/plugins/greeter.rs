@@ -11,7 +11,10 @@
 //! with N numbered plugins `p000`, `p001`, ... (the benchmark's library). With `--cfg name_from_file`, the
 //! library has one plugin in `STEVEDORE_TEST_NAMESPACE` named after its own file (`libp017.so` holds `p017`):
 //! the benchmark builds it once and copies it into many files, each a separate library for the loader.
+//! With `--cfg size_only`, the plugins do what the benchmark's Python and compiled-in plugins do: each
+//! object keeps the `size` keyword argument (one allocation, no greeting, no panic switch, no live count).
 #![allow(clippy::missing_safety_doc)]
+#![cfg_attr(size_only, allow(dead_code))]
 
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -87,9 +90,18 @@ fn descriptor(namespace: &str, name: &str, target: &str) -> PluginDescriptor {
         target: leak(target),
         // `create` is shared: it finds which plugin it makes from its name.
         plugin_data: name.cast(),
+        #[cfg(not(size_only))]
         create: Some(create),
+        #[cfg(not(size_only))]
         call: Some(call),
+        #[cfg(not(size_only))]
         destroy: if cfg!(null_fn) { None } else { Some(destroy) },
+        #[cfg(size_only)]
+        create: Some(sized::create),
+        #[cfg(size_only)]
+        call: Some(sized::call),
+        #[cfg(size_only)]
+        destroy: Some(sized::destroy),
     }
 }
 
@@ -285,5 +297,93 @@ unsafe extern "C" fn destroy(obj: *mut c_void) {
 unsafe extern "C" fn free_string(s: *mut c_char) {
     if !s.is_null() {
         drop(unsafe { CString::from_raw(s) });
+    }
+}
+
+/// The `size_only` plugins: objects that keep the `size` keyword argument.
+#[cfg(size_only)]
+mod sized {
+    use super::set;
+    use std::ffi::{CStr, c_char, c_void};
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    struct Sized {
+        size: i64,
+    }
+
+    /// The integer after `"size":` in the arguments' JSON, if any.
+    fn size(json: &[u8]) -> Option<i64> {
+        const PAT: &[u8] = b"\"size\":";
+        let start = json.windows(PAT.len()).position(|w| w == PAT)? + PAT.len();
+        let digits = json[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit() || **b == b'-')
+            .count();
+        std::str::from_utf8(&json[start..start + digits])
+            .ok()?
+            .parse()
+            .ok()
+    }
+
+    pub(super) unsafe extern "C" fn create(
+        _plugin_data: *const c_void,
+        args_json: *const c_char,
+        out_obj: *mut *mut c_void,
+        out_error: *mut *mut c_char,
+    ) -> i32 {
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let args = unsafe { CStr::from_ptr(args_json) }.to_bytes();
+            Box::into_raw(Box::new(Sized {
+                size: size(args).unwrap_or(0),
+            }))
+        }));
+        match result {
+            Ok(obj) => {
+                unsafe { *out_obj = obj.cast() };
+                0
+            }
+            Err(_) => {
+                set(out_error, "the plugin panicked while creating its object");
+                2
+            }
+        }
+    }
+
+    pub(super) unsafe extern "C" fn call(
+        obj: *mut c_void,
+        method: *const c_char,
+        _input_json: *const c_char,
+        out_json: *mut *mut c_char,
+        out_error: *mut *mut c_char,
+    ) -> i32 {
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let s = unsafe { &*obj.cast::<Sized>() };
+            match unsafe { CStr::from_ptr(method) }.to_bytes() {
+                b"size" => Ok(s.size.to_string()),
+                _ => Err("no such method".to_owned()),
+            }
+        }));
+        match result {
+            Ok(Ok(json)) => {
+                set(out_json, &json);
+                0
+            }
+            Ok(Err(msg)) => {
+                set(out_error, &msg);
+                1
+            }
+            Err(_) => {
+                set(out_error, "the plugin panicked");
+                2
+            }
+        }
+    }
+
+    pub(super) unsafe extern "C" fn destroy(obj: *mut c_void) {
+        if !obj.is_null() {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                drop(unsafe { Box::from_raw(obj.cast::<Sized>()) })
+            }));
+        }
     }
 }
