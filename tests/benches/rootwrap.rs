@@ -170,6 +170,29 @@ print(sum(times) / len(times) * 1000, times[len(times) // 2] * 1000, times[0] * 
 c._finalize()
 "#;
 
+/// Per-run CPU time (user + system, from `wait4`'s resource usage: the process and the children it
+/// waited for, to the microsecond) of each way, interleaved; prints the best and the median of each,
+/// in milliseconds, one way per line. Reads JSON `[[every, [argv...]], ...]` and the round count.
+const PY_CPU: &str = r#"
+import json, os, sys
+ways, n = json.loads(sys.stdin.read()), int(sys.argv[1])
+null = os.open(os.devnull, os.O_RDWR)
+io = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
+cpu = [[] for _ in ways]
+for rnd in range(-1, n):
+    for i, (every, argv) in enumerate(ways):
+        if rnd >= 0 and rnd % every:
+            continue
+        pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=io)
+        _, status, ru = os.wait4(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, argv
+        if rnd >= 0:
+            cpu[i].append(ru.ru_utime + ru.ru_stime)
+for c in cpu:
+    c.sort()
+    print(c[0] * 1000, c[len(c) // 2] * 1000)
+"#;
+
 fn main() {
     let bins = bin_dir();
     let ours = bins.join("oslo-rootwrap");
@@ -224,6 +247,45 @@ fn main() {
     let rust = stats(times.next().unwrap());
     let py = stats(times.next().unwrap());
 
+    // The same three ways again, for their per-run CPU time (best and median).
+    let way_args = [
+        (1, vec!["/usr/bin/true".to_string()]),
+        (
+            1,
+            vec![
+                ours.to_string_lossy().into_owned(),
+                conf.to_string_lossy().into_owned(),
+                "true".into(),
+            ],
+        ),
+        (
+            n / n_py,
+            vec![
+                py_rootwrap.to_string_lossy().into_owned(),
+                conf.to_string_lossy().into_owned(),
+                "true".into(),
+            ],
+        ),
+    ];
+    let cpu_out = run_python(
+        &format!("import sys; sys.argv = ['x', '{n}']\n{PY_CPU}"),
+        &serde_json::to_string(&way_args).unwrap(),
+    );
+    let cpu_best_median: Vec<(Duration, Duration)> = cpu_out
+        .lines()
+        .map(|l| {
+            let v: Vec<f64> = l
+                .split_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .collect();
+            (
+                Duration::from_secs_f64(v[0] / 1000.0),
+                Duration::from_secs_f64(v[1] / 1000.0),
+            )
+        })
+        .collect();
+    assert_eq!(cpu_best_median.len(), 3, "CPU script output: {cpu_out}");
+
     let client = Client::new([
         ours_daemon.to_string_lossy().into_owned(),
         conf.to_string_lossy().into_owned(),
@@ -264,8 +326,8 @@ fn main() {
         loadavg()
     );
     println!();
-    println!("| way | runs | best | median | mean | CPU per run |");
-    println!("|---|---|---|---|---|---|");
+    println!("| way | runs | best | median | mean | CPU best | CPU median | CPU mean (ticks) |");
+    println!("|---|---|---|---|---|---|---|---|");
     let rows = [
         ("`/usr/bin/true` directly", n, direct, Some(cpu_direct)),
         (
@@ -293,10 +355,14 @@ fn main() {
             None,
         ),
     ];
-    for (name, runs, (mean, median, best), cpu) in rows {
+    for (i, (name, runs, (mean, median, best), cpu)) in rows.into_iter().enumerate() {
         let cpu = cpu.map(ms).unwrap_or_else(|| "-".into());
+        let (cpu_best, cpu_median) = cpu_best_median
+            .get(i)
+            .map(|(b, m)| (ms(*b), ms(*m)))
+            .unwrap_or_else(|| ("-".into(), "-".into()));
         println!(
-            "| {name} | {runs} | {} | {} | {} | {cpu} |",
+            "| {name} | {runs} | {} | {} | {} | {cpu_best} | {cpu_median} | {cpu} |",
             ms(best),
             ms(median),
             ms(mean)
@@ -309,10 +375,15 @@ fn main() {
         ratio(rust.1, direct.1),
         ratio(rust.0, direct.0)
     );
+    let cb = |i: usize| cpu_best_median[i].0;
+    let cm = |i: usize| cpu_best_median[i].1;
     println!(
-        "ours / direct, CPU: {:.2}x; Python / ours, CPU: {:.1}x",
-        ratio(cpu_rust, cpu_direct),
-        ratio(cpu_py, cpu_rust)
+        "ours / direct, CPU: {:.2}x (best), {:.2}x (median); Python / ours, CPU: {:.1}x (best), {:.1}x \
+         (median)",
+        ratio(cb(1), cb(0)),
+        ratio(cm(1), cm(0)),
+        ratio(cb(2), cb(1)),
+        ratio(cm(2), cm(1))
     );
     println!(
         "Python / ours: {:.1}x (best), {:.1}x (median), {:.1}x (mean)",
