@@ -375,11 +375,17 @@ impl Plugin {
             #[cfg(feature = "dynamic")]
             PluginKind::Dynamic(d) => {
                 let mut slot: Option<T> = None;
-                match place_object(d.create(args)?, Some(&mut slot)) {
-                    Some(other) => Ok(Err(other)),
-                    None => slot
-                        .map(Ok)
-                        .ok_or_else(|| PluginError::new("the plugin made no object")),
+                // A manager of `DynamicObject`s (the usual case) gets the object moved straight into its
+                // slot; any other `T` gets it boxed, for a conversion.
+                match (&mut slot as &mut dyn Any)
+                    .downcast_mut::<Option<crate::dynamic::DynamicObject>>()
+                {
+                    Some(dynamic) => {
+                        *dynamic = Some(d.create(args)?);
+                        slot.map(Ok)
+                            .ok_or_else(|| PluginError::new("the plugin made no object"))
+                    }
+                    None => Ok(Err(Box::new(d.create(args)?))),
                 }
             }
         }
