@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 
 use crate::error::Error;
 use crate::options::DatabaseOptions;

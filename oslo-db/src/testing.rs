@@ -16,7 +16,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use rand::Rng;
+use rand::RngExt;
 
 use crate::backend::DbConnection;
 use crate::error::Error;
