@@ -21,7 +21,20 @@ fn take_item<T>(
     next: &mut usize,
     mut accept: impl FnMut(&str) -> Result<T, InvalidValue>,
 ) -> Result<T, InvalidValue> {
-    let mut candidate = String::from(pieces.get(*next).copied().unwrap_or(""));
+    let first = pieces.get(*next).copied().unwrap_or("");
+    *next += 1;
+    // Most items are one piece: try it without copying it.
+    let error = match accept(first) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let Some(piece) = pieces.get(*next) else {
+        return Err(error);
+    };
+    let mut candidate = String::with_capacity(first.len() + 1 + piece.len());
+    candidate.push_str(first);
+    candidate.push(',');
+    candidate.push_str(piece);
     *next += 1;
     loop {
         match accept(&candidate) {

@@ -3,6 +3,7 @@
 //!
 //! Written from the Python language reference and the Unicode data Python 3.11 ships (Unicode 14.0).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{LazyLock, Mutex};
@@ -45,7 +46,10 @@ fn decimal_value(c: char) -> Option<u8> {
 
 /// What CPython does before it parses a number: every Unicode space becomes `' '`, every Unicode decimal
 /// digit its ASCII digit; any other non-ASCII character makes the text invalid (`None`).
-fn to_ascii_number(raw: &str) -> Option<String> {
+fn to_ascii_number(raw: &str) -> Option<Cow<'_, str>> {
+    if raw.is_ascii() {
+        return Some(Cow::Borrowed(raw));
+    }
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         if c.is_ascii() {
@@ -56,7 +60,7 @@ fn to_ascii_number(raw: &str) -> Option<String> {
             out.push(char::from(b'0' + decimal_value(c)?));
         }
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// CPython's number parsers strip only ASCII whitespace (U+001C..U+001F stay and make the text invalid).
@@ -66,7 +70,10 @@ fn strip_ascii(s: &str) -> &str {
 
 /// Removes single underscores between ASCII digits (Python's `1_000`); `None` when an underscore is
 /// doubled, leads, trails or is not between two digits.
-fn digits_without_underscores(s: &str) -> Option<String> {
+fn digits_without_underscores(s: &str) -> Option<Cow<'_, str>> {
+    if !s.contains('_') {
+        return Some(Cow::Borrowed(s));
+    }
     let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     for (i, &b) in bytes.iter().enumerate() {
@@ -83,7 +90,7 @@ fn digits_without_underscores(s: &str) -> Option<String> {
             out.push(char::from(b));
         }
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// Why Python's `int()` refused a string, or why we could not hold its value.
@@ -155,7 +162,7 @@ pub(crate) fn parse_float(raw: &str) -> Option<f64> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
             return None;
         }
-        digits_without_underscores(s)
+        digits_without_underscores(s).map(Cow::into_owned)
     };
     let int_digits = if int_part.is_empty() {
         String::new()
