@@ -7,6 +7,7 @@
 //! dies its jobs become claimable again and another conductor finishes them without rerunning the tasks
 //! that had completed.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -312,8 +313,12 @@ impl<C: SqlConnection> Conductor<C> {
 
     /// Claims the first claimable job and runs it; `None` when no job could be claimed.
     pub fn run_once(&self) -> Result<Option<Dispatched>> {
+        self.run_one(&BTreeSet::new())
+    }
+
+    fn run_one(&self, skip: &BTreeSet<String>) -> Result<Option<Dispatched>> {
         for job in self.board.jobs()? {
-            if job.state() == JobState::Claimed {
+            if job.state() == JobState::Claimed || skip.contains(&job.uuid) {
                 continue;
             }
             match self.board.claim(&job.uuid, &self.name, self.claim_ttl) {
@@ -327,12 +332,19 @@ impl<C: SqlConnection> Conductor<C> {
     }
 
     /// Runs jobs until none has been claimable for `idle` (`None`: forever); returns what it did.
+    ///
+    /// A job this conductor abandoned is not claimed again by the same call (it stays on the board
+    /// for other conductors, or a later call).
     pub fn run(&self, idle: Option<Duration>) -> Result<Vec<Dispatched>> {
         let mut done = Vec::new();
+        let mut skip = BTreeSet::new();
         let mut idle_since = Instant::now();
         loop {
-            match self.run_once()? {
+            match self.run_one(&skip)? {
                 Some(d) => {
+                    if let Dispatched::Abandoned { job, .. } = &d {
+                        skip.insert(job.uuid.clone());
+                    }
                     done.push(d);
                     idle_since = Instant::now();
                 }

@@ -104,3 +104,101 @@ fn claims_are_exclusive_and_lapse() {
     assert!(matches!(board.job(&job.uuid), Err(Error::NotFound(_))));
     assert!(board.jobs().unwrap().is_empty());
 }
+
+fn factories() -> FlowFactories {
+    let mut f = FlowFactories::new();
+    f.register("add", |args| {
+        let fails = args["fail"].as_bool().unwrap_or(false);
+        let mut flow = Flow::linear("add");
+        flow.add(
+            fn_task("sum", |ctx| {
+                Ok(json!(ctx.arg::<i64>("x")? + ctx.arg::<i64>("y")?))
+            })
+            .requires(["x", "y"])
+            .provides("z"),
+        )?;
+        flow.add(fn_task("check", move |_| {
+            if fails {
+                Err(Failure::new("ValueError", "bad sum"))
+            } else {
+                Ok(json!(true))
+            }
+        }))?;
+        Ok(flow)
+    });
+    f
+}
+
+#[test]
+fn a_conductor_runs_and_consumes_jobs() {
+    let (_db, b) = backend();
+    let board = JobBoard::new("work", b.clone());
+    let ok = board
+        .post_flow("ok", "add", json!({}), json!({"x": 2, "y": 3}))
+        .unwrap();
+    let bad = board
+        .post_flow("bad", "add", json!({"fail": true}), json!({"x": 1, "y": 1}))
+        .unwrap();
+    let lost = board
+        .post_flow("lost", "nope", json!({}), json!({}))
+        .unwrap();
+    let conductor =
+        Conductor::new("c1", board.clone(), factories()).poll_interval(Duration::from_millis(10));
+    let done = conductor.run(Some(Duration::from_millis(50))).unwrap();
+    assert_eq!(done.len(), 3);
+    let mut consumed = Vec::new();
+    let mut abandoned = Vec::new();
+    for d in done {
+        match d {
+            Dispatched::Consumed { job, state, error } => {
+                consumed.push((job.name, state, error.map(|e| e.to_string())))
+            }
+            Dispatched::Abandoned { job, error } => {
+                abandoned.push((job.name, error.map(|e| e.kind())))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        consumed,
+        [
+            ("ok".to_owned(), State::Success, None),
+            (
+                "bad".to_owned(),
+                State::Reverted,
+                Some("ValueError: bad sum".to_owned())
+            )
+        ]
+    );
+    assert_eq!(abandoned, [("lost".to_owned(), Some("NotFound"))]);
+    // The flow's results are in the logbook; the job that could not be built is back on the board.
+    let fd = b
+        .get_flow_details(ok.details["flow_uuid"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(fd.atom("sum").unwrap().results, json!(5));
+    assert!(board.job(&bad.uuid).is_err());
+    let left = board.jobs().unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (left[0].uuid.as_str(), left[0].state()),
+        (lost.uuid.as_str(), JobState::Unclaimed)
+    );
+}
+
+#[test]
+fn a_conductor_skips_jobs_claimed_by_others() {
+    let (_db, b) = backend();
+    let board = JobBoard::new("work", b);
+    let job = board
+        .post_flow("ok", "add", json!({}), json!({"x": 2, "y": 3}))
+        .unwrap();
+    board
+        .claim(&job.uuid, "other", Duration::from_secs(60))
+        .unwrap();
+    let conductor = Conductor::new("c1", board.clone(), factories());
+    assert!(conductor.run_once().unwrap().is_none());
+    assert_eq!(
+        board.job(&job.uuid).unwrap().owner.as_deref(),
+        Some("other")
+    );
+}
