@@ -1300,14 +1300,14 @@ impl ConfigOpts {
                     Some((raw_of_cli(cv), loc))
                 }
             }
-            None => match (env, &file_hit) {
+            // The file's value is moved out, not copied: nothing reads the hit after this.
+            None => match (env, file_hit) {
                 (Some((e, l)), _) => Some((Value::String(e), l)),
-                (None, Some(hit)) => {
-                    let loc = match hit {
-                        FileHit::Single(_, l, _) | FileHit::Multi(_, l, _) => l.clone(),
-                    };
-                    Some((raw_of(hit), loc))
-                }
+                (None, Some(FileHit::Single(s, l, _))) => Some((Value::String(s), l)),
+                (None, Some(FileHit::Multi(v, l, _))) => Some((
+                    Value::List(v.into_iter().map(|(s, _)| Value::String(s)).collect()),
+                    l,
+                )),
                 (None, None) => self.toml_value(group, opt, ns),
             },
         };
