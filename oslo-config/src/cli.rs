@@ -120,7 +120,7 @@ fn add_opt(
                 opt.rare()
                     .metavar
                     .clone()
-                    .unwrap_or_else(|| opt.dest.clone()),
+                    .unwrap_or_else(|| opt.dest_name().to_owned()),
             )
             .required(opt.is_required());
         arg = if opt.multi {
@@ -174,7 +174,7 @@ fn add_opt(
         opt.rare()
             .metavar
             .clone()
-            .unwrap_or_else(|| opt.dest.to_uppercase()),
+            .unwrap_or_else(|| opt.dest_name().to_uppercase()),
     );
     cmd.arg(arg)
 }
@@ -317,7 +317,7 @@ pub(crate) fn parse(
                 continue;
             };
             let flag = if opt.positional {
-                opt.dest.clone()
+                opt.dest_name().to_owned()
             } else {
                 let short = if prefix.is_empty() { opt.short } else { None };
                 flag_text(args, &long_name(*group, prefix, &opt.name), short)

@@ -479,7 +479,7 @@ fn load_file(path: &Path) -> Result<Loaded, Error> {
 fn file_names(group: Option<&str>, opt: &Opt) -> Vec<(String, String)> {
     let mut names = vec![(
         normalize_section(group.unwrap_or("DEFAULT")),
-        opt.dest.clone(),
+        opt.dest_name().to_owned(),
     )];
     names.extend(deprecated_names(group, opt));
     names
@@ -493,7 +493,7 @@ fn deprecated_names(group: Option<&str>, opt: &Opt) -> Vec<(String, String)> {
             continue;
         }
         let g = d.group.as_deref().or(group).unwrap_or("DEFAULT");
-        let n = d.name.clone().unwrap_or_else(|| opt.dest.clone());
+        let n = d.name.clone().unwrap_or_else(|| opt.dest_name().to_owned());
         names.push((normalize_section(g), n));
     }
     names
@@ -636,7 +636,7 @@ impl ConfigOpts {
 
     fn register_inner(&mut self, opt: Opt, group: Option<&str>, cli: bool) -> Result<bool, Error> {
         opt.validate()?;
-        if group.is_none() && RESERVED.contains(&opt.dest.as_str()) {
+        if group.is_none() && RESERVED.contains(&opt.dest_name()) {
             return Err(Error::InvalidOpt {
                 name: opt.name.clone(),
                 reason: format!("Name {} was reserved for oslo.config.", opt.name),
@@ -666,7 +666,7 @@ impl ConfigOpts {
             }
             None => (&mut self.default_opts, self.default_section.clone()),
         };
-        let slot = match opts.entry(opt.dest.clone()) {
+        let slot = match opts.entry(opt.dest_name().to_owned()) {
             indexmap::map::Entry::Occupied(mut o) => {
                 let existing = o.get_mut();
                 if existing.opt.same_as(&opt) {
@@ -674,7 +674,7 @@ impl ConfigOpts {
                     return Ok(false);
                 }
                 return Err(Error::DuplicateOpt {
-                    name: opt.dest.clone(),
+                    name: opt.dest_name().to_owned(),
                     group: group_label(group),
                 });
             }
@@ -834,7 +834,7 @@ impl ConfigOpts {
     }
 
     fn find_mut(&mut self, name: &str, group: Option<&str>) -> Result<&mut OptEntry, Error> {
-        let dest = self.find(name, group)?.opt.dest.clone();
+        let dest = self.find(name, group)?.opt.dest_name().to_owned();
         let opts = self.opts_of_mut(group)?;
         opts.get_mut(&dest).ok_or_else(|| Error::NoSuchOpt {
             name: name.to_owned(),
@@ -945,7 +945,7 @@ impl ConfigOpts {
             if let Some(cv) = state
                 .ns
                 .cli
-                .get(&(group.map(str::to_owned), opt.dest.clone()))
+                .get(&(group.map(str::to_owned), opt.dest_name().to_owned()))
             {
                 let (raw, loc) = match cv {
                     CliValue::Single(s, l) => (Value::String(s.clone()), l.clone()),
@@ -961,7 +961,7 @@ impl ConfigOpts {
         }
         for (group, opt) in self.all_opts() {
             if validate && let Some(d) = &opt.default {
-                let entry = self.find(&opt.dest, group)?;
+                let entry = self.find(opt.dest_name(), group)?;
                 if entry.default_value.is_none() {
                     let ns = self
                         .state
@@ -972,14 +972,14 @@ impl ConfigOpts {
                 }
             }
             if opt.is_required() {
-                let entry = self.find(&opt.dest, group)?;
+                let entry = self.find(opt.dest_name(), group)?;
                 if opt.default.is_some()
                     || entry.default_value.is_some()
                     || entry.override_value.is_some()
                 {
                     continue;
                 }
-                if self.resolve(&opt.dest, group)?.value.is_none() {
+                if self.resolve(opt.dest_name(), group)?.value.is_none() {
                     return Err(Error::RequiredOpt {
                         name: opt.name.clone(),
                         group: group_label(group),
@@ -1049,7 +1049,7 @@ impl ConfigOpts {
                     let Some((group, o)) = cli_opts.get(*opt) else {
                         continue;
                     };
-                    let key = (group.map(str::to_owned), o.dest.clone());
+                    let key = (group.map(str::to_owned), o.dest_name().to_owned());
                     let loc = Location::CommandLine { flag: flag.clone() };
                     if o.multi {
                         match ns
@@ -1094,7 +1094,7 @@ impl ConfigOpts {
                 .map(|c| {
                     values
                         .into_iter()
-                        .filter_map(|(i, v)| c.args.get(i).map(|o| (o.dest.clone(), v)))
+                        .filter_map(|(i, v)| c.args.get(i).map(|o| (o.dest_name().to_owned(), v)))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -1140,7 +1140,7 @@ impl ConfigOpts {
             let Some(hit) = lookup_files(&single, &names, o.multi) else {
                 continue;
             };
-            let key = (group.map(str::to_owned), o.dest.clone());
+            let key = (group.map(str::to_owned), o.dest_name().to_owned());
             match hit {
                 FileHit::Single(v, loc, _) => {
                     ns.cli.insert(key, CliValue::Single(v, loc));
@@ -1248,15 +1248,16 @@ impl ConfigOpts {
                 location: Some(Location::SetOverride),
             });
         }
-        let env = self.env_value(group, &opt.dest);
+        let env = self.env_value(group, opt.dest_name());
         let file_hit = lookup_files_by(
             &ns.files,
-            (&entry.section, &opt.dest),
+            (&entry.section, opt.dest_name()),
             &entry.deprecated,
             opt.multi,
         );
         let cli = if entry.cli {
-            ns.cli.get(&(group.map(str::to_owned), opt.dest.clone()))
+            ns.cli
+                .get(&(group.map(str::to_owned), opt.dest_name().to_owned()))
         } else {
             None
         };
@@ -1813,10 +1814,12 @@ impl ConfigOpts {
         let current = state.ns.clone();
         let mut changes = Vec::new();
         for (group, opt) in self.all_opts() {
-            let entry = self.find(&opt.dest, group)?;
+            let entry = self.find(opt.dest_name(), group)?;
             let raw = |ns: &Namespace| -> Option<Value> {
                 if entry.cli
-                    && let Some(cv) = ns.cli.get(&(group.map(str::to_owned), opt.dest.clone()))
+                    && let Some(cv) = ns
+                        .cli
+                        .get(&(group.map(str::to_owned), opt.dest_name().to_owned()))
                 {
                     return Some(raw_of_cli(cv));
                 }
@@ -1883,7 +1886,7 @@ impl ConfigOpts {
             if opt.secret {
                 return "****".to_owned();
             }
-            match self.get(&opt.dest, group) {
+            match self.get(opt.dest_name(), group) {
                 Ok(Some(v)) => py_repr_top(&v),
                 Ok(None) => "None".to_owned(),
                 Err(e) => format!("<error: {e}>"),
@@ -1914,7 +1917,7 @@ impl ConfigOpts {
         builtin.extend(
             self.default_opts
                 .values()
-                .map(|e| (e.opt.dest.clone(), show(None, &e.opt))),
+                .map(|e| (e.opt.dest_name().to_owned(), show(None, &e.opt))),
         );
         builtin.sort();
         for (k, v) in builtin {
@@ -1922,11 +1925,11 @@ impl ConfigOpts {
         }
         for g in self.groups.values() {
             let mut opts: Vec<&OptEntry> = g.opts.values().collect();
-            opts.sort_by(|a, b| a.opt.dest.cmp(&b.opt.dest));
+            opts.sort_by(|a, b| a.opt.dest_name().cmp(b.opt.dest_name()));
             for e in opts {
                 lines.push(format!(
                     "{:<30} = {}",
-                    format!("{}.{}", g.group.name, e.opt.dest),
+                    format!("{}.{}", g.group.name, e.opt.dest_name()),
                     show(Some(&g.group.name), &e.opt)
                 ));
             }

@@ -138,7 +138,7 @@ fn groups_of(namespaces: &[NamespaceOpts]) -> IndexMap<String, GroupInfo<'_>> {
                 entry.0 = group.as_ref();
             }
             for o in opts {
-                entry.1.insert(o.dest.as_str(), o);
+                entry.1.insert(o.dest_name(), o);
             }
         }
         for (name, (object, opts)) in clean {
@@ -287,7 +287,7 @@ fn format_defaults(opt: &Opt) -> Vec<String> {
 
 fn format_opt(opt: &Opt, group: &str, o: &GeneratorOptions) -> String {
     if opt.help.is_empty() {
-        tracing::warn!(target: "oslo_config", "\"{}\" is missing a help string", opt.dest);
+        tracing::warn!(target: "oslo_config", "\"{}\" is missing a help string", opt.dest_name());
     }
     let prefix = if opt.deprecated_for_removal && !opt.help.starts_with("DEPRECATED") {
         "DEPRECATED: "
@@ -385,9 +385,9 @@ fn format_opt(opt: &Opt, group: &str, o: &GeneratorOptions) -> String {
             format!(" {}", d.replace('\n', "\n#    "))
         };
         if o.minimal {
-            out.push_str(&format!("{} ={d}\n", opt.dest));
+            out.push_str(&format!("{} ={d}\n", opt.dest_name()));
         } else {
-            out.push_str(&format!("#{} ={d}\n", opt.dest));
+            out.push_str(&format!("#{} ={d}\n", opt.dest_name()));
         }
     }
     out
@@ -457,7 +457,7 @@ fn entry(opt: &Opt, group: &str, namespace: &str) -> Json {
     json!({
         "name": opt.name,
         "type": opt.type_name(),
-        "dest": opt.dest,
+        "dest": opt.dest_name(),
         "short": opt.short.map(|c| c.to_string()),
         "default": value_json(&opt.default),
         "sample_default": opt.rare().sample_default,

@@ -114,7 +114,9 @@ impl<T: IntoDefault> IntoDefault for IndexMap<String, T> {
 #[derive(Debug, Clone)]
 pub struct Opt {
     pub(crate) name: String,
-    pub(crate) dest: String,
+    /// The INI key when it is not the name (set, or the name has `-`); `None` keeps equal definitions
+    /// equal and saves a copy of the name for most options.
+    pub(crate) dest: Option<String>,
     pub(crate) ty: OptType,
     pub(crate) multi: bool,
     pub(crate) default: Option<Value>,
@@ -135,11 +137,7 @@ impl Opt {
     pub fn new(name: impl Into<String>, ty: OptType) -> Self {
         let name = name.into();
         Opt {
-            dest: if name.contains('-') {
-                name.replace('-', "_")
-            } else {
-                name.clone()
-            },
+            dest: name.contains('-').then(|| name.replace('-', "_")),
             name,
             ty,
             multi: false,
@@ -308,7 +306,8 @@ impl Opt {
 
     /// The INI key and attribute name (defaults to the name with `-` replaced by `_`).
     pub fn dest(mut self, dest: impl Into<String>) -> Self {
-        self.dest = dest.into();
+        let dest = dest.into();
+        self.dest = (dest != self.name).then_some(dest);
         self
     }
 
@@ -396,7 +395,7 @@ impl Opt {
 
     /// The INI key and attribute name.
     pub fn dest_name(&self) -> &str {
-        &self.dest
+        self.dest.as_deref().unwrap_or(&self.name)
     }
 
     /// The option's type.
