@@ -222,7 +222,118 @@ fn atom_type_name(t: AtomType) -> &'static str {
     }
 }
 
+/// A failure in TaskFlow's dict form (`Failure.to_dict()`, version 1), so TaskFlow can read it.
+fn failure_to_py(f: &Failure) -> Value {
+    serde_json::json!({
+        "version": 1,
+        "exception_str": f.message,
+        "traceback_str": "",
+        "exc_type_names": [f.kind],
+        "exc_args": [f.message],
+        "causes": f.causes.iter().map(failure_to_py).collect::<Vec<_>>(),
+    })
+}
+
+/// A stored failure: TaskFlow's dict form (the first exception type name is the kind), or ours.
+fn failure_from_stored(v: Value, uuid: &str) -> Result<Failure> {
+    let bad = || Error::Persistence(format!("invalid failure in the record `{uuid}`"));
+    if let Some(names) = v.get("exc_type_names") {
+        let kind = names
+            .get(0)
+            .and_then(Value::as_str)
+            .ok_or_else(bad)?
+            .to_owned();
+        let message = v
+            .get("exception_str")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let causes = match v.get("causes") {
+            Some(Value::Array(cs)) => cs
+                .iter()
+                .map(|c| failure_from_stored(c.clone(), uuid))
+                .collect::<Result<Vec<_>>>()?,
+            _ => Vec::new(),
+        };
+        let mut f = Failure::new(kind, message);
+        f.causes = causes;
+        return Ok(f);
+    }
+    serde_json::from_value(v).map_err(|_| bad())
+}
+
+fn failure_text(f: Option<&Failure>) -> Result<Option<String>> {
+    f.map(|f| {
+        serde_json::to_string(&failure_to_py(f)).map_err(|e| Error::Persistence(e.to_string()))
+    })
+    .transpose()
+}
+
+fn parse_failure(text: Option<&str>, uuid: &str) -> Result<Option<Failure>> {
+    let v: Value = parse_json(text, "failure", uuid)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    failure_from_stored(v, uuid).map(Some)
+}
+
+/// A retry's history in TaskFlow's form: a list of `[value, {atom name: failure dict}]`.
+fn history_to_py(results: &Value) -> Value {
+    let Value::Array(entries) = results else {
+        return results.clone();
+    };
+    let converted = entries.iter().map(|e| {
+        let failures: serde_json::Map<String, Value> = e
+            .get("failures")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, f)| {
+                        let py = serde_json::from_value::<Failure>(f.clone())
+                            .map_or_else(|_| f.clone(), |f| failure_to_py(&f));
+                        (k.clone(), py)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        serde_json::json!([e.get("value").cloned().unwrap_or(Value::Null), failures])
+    });
+    Value::Array(converted.collect())
+}
+
+/// A stored retry history (TaskFlow's form or ours) in ours: a list of `{value, failures}`.
+fn history_from_stored(results: Value, uuid: &str) -> Result<Value> {
+    let Value::Array(entries) = results else {
+        return Ok(results);
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        match e {
+            Value::Array(pair) if pair.len() == 2 => {
+                let mut it = pair.into_iter();
+                let value = it.next().unwrap_or(Value::Null);
+                let mut failures = serde_json::Map::new();
+                if let Some(Value::Object(m)) = it.next() {
+                    for (k, f) in m {
+                        let f = failure_from_stored(f, uuid)?;
+                        let f = serde_json::to_value(f)
+                            .map_err(|e| Error::Persistence(e.to_string()))?;
+                        failures.insert(k, f);
+                    }
+                }
+                out.push(serde_json::json!({"value": value, "failures": failures}));
+            }
+            other => out.push(other),
+        }
+    }
+    Ok(Value::Array(out))
+}
+
 fn atom_row(parent: &str, ad: &AtomDetail) -> Result<AtomRow> {
+    let results = match ad.atom_type {
+        AtomType::Task => json_text(&ad.results)?,
+        AtomType::Retry => json_text(&history_to_py(&ad.results))?,
+    };
     Ok(AtomRow {
         created_at: Some(naive(ad.created_at)),
         updated_at: Some(naive(ad.updated_at)),
@@ -232,10 +343,10 @@ fn atom_row(parent: &str, ad: &AtomDetail) -> Result<AtomRow> {
         version: Some(ad.version.clone()),
         state: Some(ad.state.as_str().to_owned()),
         uuid: ad.uuid.clone(),
-        failure: json_text(&ad.failure)?,
-        results: json_text(&ad.results)?,
+        failure: failure_text(ad.failure.as_ref())?,
+        results,
         revert_results: json_text(&ad.revert_results)?,
-        revert_failure: json_text(&ad.revert_failure)?,
+        revert_failure: failure_text(ad.revert_failure.as_ref())?,
         atom_type: Some(atom_type_name(ad.atom_type).to_owned()),
         intention: Some(ad.intention.as_str().to_owned()),
     })
@@ -263,7 +374,8 @@ fn atom_of(r: AtomRow) -> Result<AtomDetail> {
     let results: Value = parse_json(r.results.as_deref(), "results", u)?;
     let results = match (atom_type, results) {
         (AtomType::Retry, Value::Null) => Value::Array(Vec::new()),
-        (_, v) => v,
+        (AtomType::Retry, v) => history_from_stored(v, u)?,
+        (AtomType::Task, v) => v,
     };
     Ok(AtomDetail {
         name: r.name.clone().unwrap_or_default(),
@@ -271,13 +383,9 @@ fn atom_of(r: AtomRow) -> Result<AtomDetail> {
         state,
         intention,
         results,
-        failure: parse_json::<Option<Failure>>(r.failure.as_deref(), "failure", u)?,
+        failure: parse_failure(r.failure.as_deref(), u)?,
         revert_results: parse_json(r.revert_results.as_deref(), "revert results", u)?,
-        revert_failure: parse_json::<Option<Failure>>(
-            r.revert_failure.as_deref(),
-            "revert failure",
-            u,
-        )?,
+        revert_failure: parse_failure(r.revert_failure.as_deref(), u)?,
         version: r.version.clone().unwrap_or_else(|| "1.0".to_owned()),
         meta: meta_of(r.meta.as_deref(), u)?,
         created_at: utc(r.created_at),
