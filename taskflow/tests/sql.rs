@@ -202,3 +202,44 @@ fn a_conductor_skips_jobs_claimed_by_others() {
         Some("other")
     );
 }
+
+#[test]
+fn a_lost_claim_suspends_the_flow_and_the_job_is_left_alone() {
+    let (_db, b) = backend();
+    let board = JobBoard::new("work", b.clone());
+    let started = Arc::new(std::sync::Barrier::new(2));
+    let mut factories = FlowFactories::new();
+    let s = started.clone();
+    factories.register("slow", move |_| {
+        let s = s.clone();
+        let mut flow = Flow::linear("slow");
+        flow.add(fn_task("wait", move |_| {
+            s.wait();
+            std::thread::sleep(Duration::from_millis(400));
+            Ok(json!(1))
+        }))?;
+        flow.add(fn_task("after", |_| Ok(json!(2))))?;
+        Ok(flow)
+    });
+    let job = board
+        .post_flow("slow", "slow", json!({}), json!({}))
+        .unwrap();
+    let conductor =
+        Conductor::new("c1", board.clone(), factories).claim_ttl(Duration::from_millis(150));
+    let runner = std::thread::spawn(move || conductor.run_once());
+    started.wait();
+    // An operator removes the job while it runs: the next renewal fails and the engine suspends.
+    board.delete(&job.uuid).unwrap();
+    let d = runner.join().unwrap().unwrap().unwrap();
+    let Dispatched::Abandoned { job: j, error } = d else {
+        panic!("{d:?}")
+    };
+    assert_eq!(j.uuid, job.uuid);
+    assert!(error.is_none());
+    let fd = b
+        .get_flow_details(job.details["flow_uuid"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(fd.state, Some(State::Suspended));
+    assert_eq!(fd.atom("wait").unwrap().state, State::Success);
+    assert_eq!(fd.atom("after").unwrap().state, State::Pending);
+}
