@@ -1323,7 +1323,7 @@ impl ConfigOpts {
                     )
                 });
             }
-            let value = self.convert_at(opt, group, &raw, &loc, ns, depth)?;
+            let value = self.convert_owned_at(opt, group, raw, &loc, ns, depth)?;
             return Ok(Resolved {
                 value,
                 location: Some(loc),
@@ -1382,6 +1382,30 @@ impl ConfigOpts {
     }
 
     /// Interpolates then converts a raw value for an option.
+    /// [`Self::convert_at`] of a value the caller owns and gives up (one read from a file, the
+    /// environment or the command line), which a string option then keeps without a copy.
+    fn convert_owned_at(
+        &self,
+        opt: &Opt,
+        group: Option<&str>,
+        raw: Value,
+        location: &Location,
+        ns: &Namespace,
+        depth: usize,
+    ) -> Result<Option<Value>, Error> {
+        if *location == Location::OptDefault || has_dollar(&raw) {
+            return self.convert_at(opt, group, &raw, location, ns, depth);
+        }
+        crate::resolve::convert_owned(&opt.ty, opt.multi, raw).map_err(|reason| {
+            Error::InvalidValue {
+                name: opt.name.clone(),
+                group: group_label(group),
+                location: location.clone(),
+                reason,
+            }
+        })
+    }
+
     fn convert_at(
         &self,
         opt: &Opt,

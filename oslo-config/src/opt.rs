@@ -562,7 +562,7 @@ impl Opt {
             _ => std::slice::from_ref(default),
         };
         for item in items {
-            if let Err(reason) = crate::resolve::check_typed(&self.ty, item) {
+            if let Err(reason) = crate::resolve::check_valid(&self.ty, item) {
                 return Err(Error::InvalidDefault {
                     name: self.name.clone(),
                     value: crate::resolve::py_str(default),

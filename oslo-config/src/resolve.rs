@@ -12,6 +12,35 @@ pub(crate) fn check_typed(ty: &OptType, v: &Value) -> Result<Option<Value>, Inva
     }
 }
 
+/// Whether a value fits a type, as [`check_typed`] decides, without building the converted value of a
+/// string option.
+pub(crate) fn check_valid(ty: &OptType, v: &Value) -> Result<(), InvalidValue> {
+    match (ty, v) {
+        (OptType::String(t), Value::String(s)) => t.parse_str_ref(s).map(|_| ()),
+        _ => check_typed(ty, v).map(|_| ()),
+    }
+}
+
+/// [`convert`] of a value the caller owns: a single string for a string option is kept, not copied,
+/// when the type accepts it unchanged.
+pub(crate) fn convert_owned(
+    ty: &OptType,
+    multi: bool,
+    v: Value,
+) -> Result<Option<Value>, InvalidValue> {
+    match (ty, multi, v) {
+        (OptType::String(t), false, Value::String(s)) => {
+            let kept = t.parse_str_ref(&s)?.len();
+            if kept == s.len() {
+                Ok(Some(Value::String(s)))
+            } else {
+                Ok(Some(Value::String(t.parse_str_ref(&s)?.to_owned())))
+            }
+        }
+        (ty, multi, v) => convert(ty, multi, &v),
+    }
+}
+
 /// Converts a value for an option: each item of a multi-valued option, or the whole value.
 pub(crate) fn convert(ty: &OptType, multi: bool, v: &Value) -> Result<Option<Value>, InvalidValue> {
     if multi {

@@ -29,6 +29,12 @@ fn case_insensitive(re: &Regex) -> Option<Regex> {
 
 impl StringType {
     pub(super) fn parse_str(&self, raw: &str) -> Result<String, InvalidValue> {
+        self.parse_str_ref(raw).map(str::to_owned)
+    }
+
+    /// [`parse_str`](Self::parse_str) without the copy: the accepted text, which is `raw` or `raw` without
+    /// its surrounding quotes.
+    pub(crate) fn parse_str_ref<'a>(&self, raw: &'a str) -> Result<&'a str, InvalidValue> {
         let mut text = raw;
         if self.quotes
             && let Some(first @ ('"' | '\'')) = text.chars().next()
@@ -64,7 +70,7 @@ impl StringType {
             }
         }
         if self.choices.is_empty() {
-            return Ok(text.to_owned());
+            return Ok(text);
         }
         let allowed = if self.ignore_case {
             let lower = text.to_lowercase();
@@ -73,7 +79,7 @@ impl StringType {
             self.choices.iter().any(|(c, _)| c == text)
         };
         if allowed {
-            Ok(text.to_owned())
+            Ok(text)
         } else {
             let names: Vec<&str> = self.choices.iter().map(|(c, _)| c.as_str()).collect();
             Err(InvalidValue::new(format!(
