@@ -2,8 +2,8 @@
 //! Differential test: the records our SQL backend writes are read back by Python TaskFlow's own
 //! SQLAlchemy backend (the tables have the original's shape), with the same states, intentions, results
 //! and metadata; and the other way round, Python TaskFlow runs flows on its SQL backend in our tables and
-//! we read its records (failures and retry histories in its dict form). On SQLite and MariaDB; on PostgreSQL TaskFlow declares its JSON columns as the native
-//! `JSON` type and ours are text, so it would see strings there (a README difference).
+//! we read its records (failures and retry histories in its dict form). On SQLite, PostgreSQL (native
+//! `JSON` columns, as TaskFlow's) and MariaDB.
 
 mod db_common;
 
@@ -37,7 +37,7 @@ with contextlib.closing(be.get_connection()) as conn:
                     with be.engine.connect() as c:
                         raw = c.execute(sqlalchemy.text(
                             "SELECT results FROM atomdetails WHERE uuid = :u"), {'u': ad.uuid}).scalar()
-                    values = [v for v, _ in json.loads(raw)]
+                    values = [v for v, _ in (json.loads(raw) if isinstance(raw, str) else raw)]
                     atoms[ad.name]['results'] = [
                         [value, {k: [f.exception_str, list(f)] for k, f in fails.items()}]
                         for value, (_, fails) in zip(values, ad.results)]
@@ -290,6 +290,26 @@ mod mysql {
     #[test]
     fn we_read_python_taskflows_records() {
         let Some(db) = empty_database::<diesel::MysqlConnection>(|o| o) else {
+            return;
+        };
+        we_read_taskflows_records(&db);
+    }
+}
+
+mod postgres {
+    use super::*;
+
+    #[test]
+    fn python_taskflow_reads_our_records() {
+        let Some(db) = empty_database::<diesel::PgConnection>(|o| o) else {
+            return;
+        };
+        python_reads_our_records(&db);
+    }
+
+    #[test]
+    fn we_read_python_taskflows_records() {
+        let Some(db) = empty_database::<diesel::PgConnection>(|o| o) else {
             return;
         };
         we_read_taskflows_records(&db);

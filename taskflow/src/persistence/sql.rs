@@ -16,24 +16,84 @@ use crate::error::{Error, Result};
 use crate::failure::Failure;
 use crate::states::{Intention, State};
 
+/// A JSON column, as TaskFlow's `JSONType`: the native `JSON` type on PostgreSQL, text elsewhere
+/// (`TEXT` on SQLite, `LONGTEXT` on MySQL). Values are JSON documents as strings either way.
+#[derive(Debug, Clone, Copy, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(oid = 114, array_oid = 199))]
+#[diesel(sqlite_type(name = "Text"))]
+#[diesel(mysql_type(name = "String"))]
+pub struct JsonText;
+
+/// A JSON document as text, the Rust side of a [`JsonText`] column.
+#[derive(
+    Debug, Clone, PartialEq, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = JsonText)]
+pub(crate) struct JsonStr(String);
+
+impl std::ops::Deref for JsonStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! json_text_io {
+    ($backend:ty) => {
+        impl diesel::serialize::ToSql<JsonText, $backend> for JsonStr {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, $backend>,
+            ) -> diesel::serialize::Result {
+                <String as diesel::serialize::ToSql<diesel::sql_types::Text, $backend>>::to_sql(
+                    &self.0, out,
+                )
+            }
+        }
+
+        impl diesel::deserialize::FromSql<JsonText, $backend> for JsonStr {
+            fn from_sql(
+                bytes: <$backend as diesel::backend::Backend>::RawValue<'_>,
+            ) -> diesel::deserialize::Result<Self> {
+                <String as diesel::deserialize::FromSql<diesel::sql_types::Text, $backend>>::from_sql(
+                    bytes,
+                )
+                .map(JsonStr)
+            }
+        }
+    };
+}
+
+json_text_io!(diesel::sqlite::Sqlite);
+#[cfg(feature = "sql-postgres")]
+json_text_io!(diesel::pg::Pg);
+#[cfg(feature = "sql-mysql")]
+json_text_io!(diesel::mysql::Mysql);
+
 /// The diesel declarations of the tables (the migrations under `migrations/<backend>/` create them).
 pub(crate) mod schema {
     diesel::table! {
+        use diesel::sql_types::*;
+        use crate::persistence::sql::JsonText;
+
         logbooks (uuid) {
             created_at -> Nullable<Timestamp>,
             updated_at -> Nullable<Timestamp>,
-            meta -> Nullable<Text>,
+            meta -> Nullable<JsonText>,
             name -> Nullable<Text>,
             uuid -> Text,
         }
     }
 
     diesel::table! {
+        use diesel::sql_types::*;
+        use crate::persistence::sql::JsonText;
+
         flowdetails (uuid) {
             created_at -> Nullable<Timestamp>,
             updated_at -> Nullable<Timestamp>,
             parent_uuid -> Nullable<Text>,
-            meta -> Nullable<Text>,
+            meta -> Nullable<JsonText>,
             name -> Nullable<Text>,
             state -> Nullable<Text>,
             uuid -> Text,
@@ -41,19 +101,22 @@ pub(crate) mod schema {
     }
 
     diesel::table! {
+        use diesel::sql_types::*;
+        use crate::persistence::sql::JsonText;
+
         atomdetails (uuid) {
             created_at -> Nullable<Timestamp>,
             updated_at -> Nullable<Timestamp>,
-            meta -> Nullable<Text>,
+            meta -> Nullable<JsonText>,
             parent_uuid -> Nullable<Text>,
             name -> Nullable<Text>,
             version -> Nullable<Text>,
             state -> Nullable<Text>,
             uuid -> Text,
-            failure -> Nullable<Text>,
-            results -> Nullable<Text>,
-            revert_results -> Nullable<Text>,
-            revert_failure -> Nullable<Text>,
+            failure -> Nullable<JsonText>,
+            results -> Nullable<JsonText>,
+            revert_results -> Nullable<JsonText>,
+            revert_failure -> Nullable<JsonText>,
             atom_type -> Nullable<Text>,
             intention -> Nullable<Text>,
         }
@@ -82,7 +145,7 @@ use schema::{atomdetails, flowdetails, logbooks};
 struct BookRow {
     created_at: Option<NaiveDateTime>,
     updated_at: Option<NaiveDateTime>,
-    meta: Option<String>,
+    meta: Option<JsonStr>,
     name: Option<String>,
     uuid: String,
 }
@@ -92,7 +155,7 @@ struct BookRow {
 struct FlowRow {
     created_at: Option<NaiveDateTime>,
     updated_at: Option<NaiveDateTime>,
-    meta: Option<String>,
+    meta: Option<JsonStr>,
     name: Option<String>,
     state: Option<String>,
     uuid: String,
@@ -103,16 +166,16 @@ struct FlowRow {
 struct AtomRow {
     created_at: Option<NaiveDateTime>,
     updated_at: Option<NaiveDateTime>,
-    meta: Option<String>,
+    meta: Option<JsonStr>,
     parent_uuid: Option<String>,
     name: Option<String>,
     version: Option<String>,
     state: Option<String>,
     uuid: String,
-    failure: Option<String>,
-    results: Option<String>,
-    revert_results: Option<String>,
-    revert_failure: Option<String>,
+    failure: Option<JsonStr>,
+    results: Option<JsonStr>,
+    revert_results: Option<JsonStr>,
+    revert_failure: Option<JsonStr>,
     atom_type: Option<String>,
     intention: Option<String>,
 }
@@ -179,13 +242,13 @@ fn utc(t: Option<NaiveDateTime>) -> DateTime<Utc> {
 }
 
 /// JSON as the text of a JSON column; `null` is SQL NULL, as TaskFlow writes `None`.
-fn json_text<T: serde::Serialize>(v: &T) -> Result<Option<String>> {
+fn json_text<T: serde::Serialize>(v: &T) -> Result<Option<JsonStr>> {
     let v = serde_json::to_value(v).map_err(|e| Error::Persistence(e.to_string()))?;
     if v.is_null() {
         return Ok(None);
     }
     serde_json::to_string(&v)
-        .map(Some)
+        .map(|t| Some(JsonStr(t)))
         .map_err(|e| Error::Persistence(e.to_string()))
 }
 
@@ -262,9 +325,11 @@ fn failure_from_stored(v: Value, uuid: &str) -> Result<Failure> {
     serde_json::from_value(v).map_err(|_| bad())
 }
 
-fn failure_text(f: Option<&Failure>) -> Result<Option<String>> {
+fn failure_text(f: Option<&Failure>) -> Result<Option<JsonStr>> {
     f.map(|f| {
-        serde_json::to_string(&failure_to_py(f)).map_err(|e| Error::Persistence(e.to_string()))
+        serde_json::to_string(&failure_to_py(f))
+            .map(JsonStr)
+            .map_err(|e| Error::Persistence(e.to_string()))
     })
     .transpose()
 }

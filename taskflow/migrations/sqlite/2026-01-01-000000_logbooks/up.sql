@@ -1,5 +1,5 @@
 -- The tables of TaskFlow's SQL backend (taskflow/persistence/backends/sqlalchemy/tables.py at its
--- latest alembic revision), with JSON kept as text.
+-- latest alembic revision), with JSON as text (TaskFlow's JSONType outside PostgreSQL).
 CREATE TABLE logbooks (
     created_at TIMESTAMP,
     updated_at TIMESTAMP,
