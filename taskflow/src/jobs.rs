@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,9 @@ use crate::error::{Error, Result};
 use crate::factory::{FACTORY_META, FlowFactories};
 use crate::persistence::{Backend, FlowDetail, LogBook, SqlBackend, SqlConnection};
 use crate::states::State;
+
+/// How often a conductor looks at its stop flag.
+const TICK: Duration = Duration::from_millis(50);
 
 /// One posted unit of work (TaskFlow's `Job`).
 #[derive(Debug, Clone, PartialEq)]
@@ -269,6 +273,7 @@ pub struct Conductor<C: SqlConnection> {
     factories: FlowFactories,
     claim_ttl: Duration,
     poll_interval: Duration,
+    stopped: Arc<AtomicBool>,
 }
 
 impl<C: SqlConnection> fmt::Debug for Conductor<C> {
@@ -291,6 +296,7 @@ impl<C: SqlConnection> Conductor<C> {
             factories,
             claim_ttl: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
+            stopped: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -304,6 +310,18 @@ impl<C: SqlConnection> Conductor<C> {
     pub fn poll_interval(mut self, every: Duration) -> Self {
         self.poll_interval = every;
         self
+    }
+
+    /// Asks the conductor to stop (from another thread): [`Conductor::run`] returns after the job at
+    /// hand, whose flow is suspended at its next step and the job abandoned, so another conductor (or
+    /// this one, started again) resumes it.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Conductor::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
     }
 
     /// The conductor's name.
@@ -339,7 +357,7 @@ impl<C: SqlConnection> Conductor<C> {
         let mut done = Vec::new();
         let mut skip = BTreeSet::new();
         let mut idle_since = Instant::now();
-        loop {
+        while !self.is_stopped() {
             match self.run_one(&skip)? {
                 Some(d) => {
                     if let Dispatched::Abandoned { job, .. } = &d {
@@ -352,10 +370,14 @@ impl<C: SqlConnection> Conductor<C> {
                     if idle.is_some_and(|limit| idle_since.elapsed() >= limit) {
                         return Ok(done);
                     }
-                    std::thread::sleep(self.poll_interval);
+                    let wake = Instant::now() + self.poll_interval;
+                    while !self.is_stopped() && Instant::now() < wake {
+                        std::thread::sleep(TICK.min(self.poll_interval));
+                    }
                 }
             }
         }
+        Ok(done)
     }
 
     fn dispatch(&self, job: Job) -> Result<Dispatched> {
@@ -376,15 +398,29 @@ impl<C: SqlConnection> Conductor<C> {
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let board = self.board.clone();
         let (uuid, owner, ttl) = (job.uuid.clone(), self.name.clone(), self.claim_ttl);
+        let stopped = self.stopped.clone();
         let result = std::thread::scope(|s| {
             s.spawn(move || {
+                // Renews the claim every third of the TTL; suspends the engine when the claim is lost
+                // or the conductor is stopped.
+                let mut renewed = Instant::now();
+                let mut suspended = false;
                 loop {
-                    match stop_rx.recv_timeout(ttl / 3) {
+                    match stop_rx.recv_timeout(TICK.min(ttl / 3)) {
                         Err(RecvTimeoutError::Timeout) => {}
                         _ => return,
                     }
+                    if !suspended && stopped.load(Ordering::SeqCst) {
+                        tracing::info!(target: "taskflow", job = %uuid, "conductor stopped, suspending the flow");
+                        suspend.suspend();
+                        suspended = true;
+                    }
+                    if renewed.elapsed() < ttl / 3 {
+                        continue;
+                    }
+                    renewed = Instant::now();
                     if let Err(e) = board.renew(&uuid, &owner, ttl) {
-                        tracing::warn!(target: "taskflow", job = %uuid, error = %e, "job.renew failed, suspending the flow");
+                        tracing::warn!(target: "taskflow", job = %uuid, error = %e, "job.renew failed");
                         if matches!(e, Error::Unclaimable(_)) {
                             suspend.suspend();
                             return;

@@ -243,3 +243,55 @@ fn a_lost_claim_suspends_the_flow_and_the_job_is_left_alone() {
     assert_eq!(fd.atom("wait").unwrap().state, State::Success);
     assert_eq!(fd.atom("after").unwrap().state, State::Pending);
 }
+
+#[test]
+fn a_stopped_conductor_suspends_its_flow_and_another_finishes_it() {
+    let (_db, b) = backend();
+    let board = JobBoard::new("work", b.clone());
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Arc::new(std::sync::Barrier::new(2));
+    let mut factories = FlowFactories::new();
+    let (s, r) = (started.clone(), runs.clone());
+    factories.register("two", move |_| {
+        let (s, r1, r2) = (s.clone(), r.clone(), r.clone());
+        let mut flow = Flow::linear("two");
+        flow.add(fn_task("first", move |_| {
+            r1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if r1.load(std::sync::atomic::Ordering::SeqCst) == 1 {
+                s.wait();
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            Ok(json!(1))
+        }))?;
+        flow.add(fn_task("second", move |_| {
+            r2.fetch_add(10, std::sync::atomic::Ordering::SeqCst);
+            Ok(json!(2))
+        }))?;
+        Ok(flow)
+    });
+    let job = board.post_flow("two", "two", json!({}), json!({})).unwrap();
+    let first = Arc::new(
+        Conductor::new("c1", board.clone(), factories.clone())
+            .poll_interval(Duration::from_millis(10)),
+    );
+    let c1 = first.clone();
+    let runner = std::thread::spawn(move || c1.run(None));
+    started.wait();
+    first.stop();
+    let done = runner.join().unwrap().unwrap();
+    assert!(
+        matches!(&done[..], [Dispatched::Abandoned { error: None, .. }]),
+        "{done:?}"
+    );
+    assert_eq!(board.job(&job.uuid).unwrap().state(), JobState::Unclaimed);
+    let second = Conductor::new("c2", board.clone(), factories);
+    let Some(Dispatched::Consumed { state, .. }) = second.run_once().unwrap() else {
+        panic!("c2 did not finish the job")
+    };
+    assert_eq!(state, State::Success);
+    assert_eq!(
+        runs.load(std::sync::atomic::Ordering::SeqCst),
+        11,
+        "first ran once, second once"
+    );
+}
