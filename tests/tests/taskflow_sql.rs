@@ -214,6 +214,37 @@ on_all_backends! {
     }
 
     #[test]
+    fn only_one_of_racing_claimers_wins() {
+        let Some(db) = empty_database::<C>(|o| o) else { return };
+        let board = taskflow::JobBoard::new("race", sql_backend(&db));
+        for round in 0..3 {
+            let job = board
+                .post_flow(&format!("j{round}"), "f", json!(null), json!({}))
+                .unwrap();
+            let barrier = Arc::new(std::sync::Barrier::new(6));
+            let winners: Vec<String> = (0..6)
+                .map(|i| {
+                    let (board, barrier, uuid) = (board.clone(), barrier.clone(), job.uuid.clone());
+                    std::thread::spawn(move || {
+                        let owner = format!("owner{i}");
+                        barrier.wait();
+                        match board.claim(&uuid, &owner, std::time::Duration::from_secs(30)) {
+                            Ok(_) => Some(owner),
+                            Err(Error::Unclaimable(_)) => None,
+                            Err(e) => panic!("{e}"),
+                        }
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .filter_map(|t| t.join().unwrap())
+                .collect();
+            assert_eq!(winners.len(), 1, "{winners:?}");
+            assert_eq!(board.job(&job.uuid).unwrap().owner, Some(winners[0].clone()));
+        }
+    }
+
+    #[test]
     fn migrations_create_the_tables_once() {
         let Some(db) = empty_database::<C>(|o| o) else { return };
         let b = sql_backend(&db);
