@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::file::parse_file_contents;
 use crate::parser::parse_value;
 use crate::python::truthy;
+use crate::watch::{Watcher, dirs_to_watch};
 
 /// A rule as a policy file gives it.
 #[derive(Debug, Clone)]
@@ -50,6 +51,7 @@ struct Config {
     use_conf: bool,
     overwrite: bool,
     reload_interval: Duration,
+    watch_files: bool,
     skip_undefined_check: bool,
     suppress_deprecation_warnings: bool,
     suppress_default_change_warnings: bool,
@@ -123,6 +125,27 @@ impl EnforcerBuilder {
     /// call, as oslo does; a service that enforces many times a second may prefer a second or so.
     pub fn reload_interval(mut self, every: Duration) -> Self {
         self.config.reload_interval = every;
+        self
+    }
+
+    /// Whether, with a zero `reload_interval`, the files are watched with inotify (true, the
+    /// default) instead of having their modification times looked at on every call.
+    ///
+    /// Watching keeps oslo's meaning ("a change is seen by the next `enforce`") at the cost of an
+    /// atomic load and one non-blocking `poll` of the inotify descriptor per call, instead of a
+    /// `stat` of the policy file and of each policy directory and its entries. Watched: the parent
+    /// directory of the policy file, each policy directory and its parent, and every directory where
+    /// a policy file or directory not there yet could appear. So a write in place, a replace by
+    /// rename, and a file added to or removed from a `policy.d` directory are seen by every
+    /// `enforce` that starts after the writing system call returned (the kernel queues the event
+    /// before it returns); such a call then looks at the modification times as oslo does and
+    /// reloads what changed. Changes made by another machine on a network file system (which
+    /// inotify does not report) are not seen: keep `false` there. When the watch cannot be set up
+    /// (no inotify, its limits reached, a directory missing) it is logged and the enforcer looks at
+    /// the files on every call, as with `false`. No thread is started; the descriptor is closed
+    /// when the enforcer is dropped.
+    pub fn watch_files(mut self, on: bool) -> Self {
+        self.config.watch_files = on;
         self
     }
 
@@ -205,6 +228,8 @@ struct State {
     policy_path: Option<PathBuf>,
     file_mtime: Option<SystemTime>,
     dir_mtimes: HashMap<PathBuf, SystemTime>,
+    watcher: Option<Watcher>,
+    watch_failed: bool,
     informed_missing: bool,
     use_conf: bool,
     need_check: bool,
@@ -264,6 +289,7 @@ impl Enforcer {
                 use_conf: true,
                 overwrite: true,
                 reload_interval: Duration::ZERO,
+                watch_files: true,
                 skip_undefined_check: false,
                 suppress_deprecation_warnings: false,
                 suppress_default_change_warnings: false,
@@ -402,6 +428,9 @@ impl Enforcer {
         if !st.use_conf {
             return Ok(());
         }
+        if let Some(w) = &st.watcher {
+            w.take();
+        }
         let mut changed = false;
         if st.policy_path.is_none() {
             st.policy_path = self.resolve(&self.config.policy_file, false, st);
@@ -434,6 +463,7 @@ impl Enforcer {
             }
             dirs.push(abs);
         }
+        self.ensure_watch(st, &dirs);
         if force_dirs && !dirs.is_empty() {
             if let Some(path) = st.policy_path.clone() {
                 if !changed && self.config.overwrite {
@@ -657,6 +687,71 @@ impl Enforcer {
         Ok(ok)
     }
 
+    /// Sets up the watcher (again, if a watched directory went away) when the configuration asks
+    /// for one and the policy file was found; logs and falls back to looking at the files on every
+    /// call when it cannot be set up.
+    fn ensure_watch(&self, st: &mut State, dirs: &[PathBuf]) {
+        if !self.config.watch_files || !self.config.reload_interval.is_zero() || st.watch_failed {
+            return;
+        }
+        if st.watcher.as_ref().is_some_and(|w| !w.is_stale()) {
+            return;
+        }
+        let Some(path) = st.policy_path.as_deref() else {
+            return;
+        };
+        // Besides the files and directories found, watch every place where one that is not there
+        // yet (or one that would shadow it, in an earlier search directory) could appear.
+        let mut watch = dirs.to_vec();
+        let places = |p: &Path, relative_to_policy: bool| -> Vec<PathBuf> {
+            if p.is_absolute() {
+                vec![p.to_path_buf()]
+            } else if !self.config.search_dirs.is_empty() {
+                self.config.search_dirs.iter().map(|d| d.join(p)).collect()
+            } else if relative_to_policy && let Some(parent) = path.parent() {
+                vec![parent.join(p)]
+            } else {
+                vec![p.to_path_buf()]
+            }
+        };
+        let mut candidates = places(&self.config.policy_file, false);
+        for d in &self.config.policy_dirs {
+            candidates.extend(places(d, true));
+        }
+        for c in candidates {
+            match c.parent() {
+                Some(parent) if parent.as_os_str().is_empty() => watch.push(PathBuf::from(".")),
+                Some(parent) => watch.push(parent.to_path_buf()),
+                None => {}
+            }
+        }
+        if let Some(missing) = watch.iter().find(|p| !p.is_dir()) {
+            tracing::debug!(dir = %missing.display(), "a directory where a policy file could appear does not exist; looking at the files on every call");
+            st.watch_failed = true;
+            return;
+        }
+        st.watcher = None;
+        match Watcher::new(&dirs_to_watch(Some(path), &watch)) {
+            Ok(w) => {
+                tracing::debug!(file = %path.display(), "watching the policy files for changes");
+                st.watcher = Some(w);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the policy files; looking at their modification times on every call");
+                st.watch_failed = true;
+            }
+        }
+    }
+
+    /// Whether changes to the policy files are noticed through inotify (see
+    /// [`EnforcerBuilder::watch_files`]) rather than by looking at the files on every call. False
+    /// before the first load, and when the watch could not be set up.
+    pub fn watching_files(&self) -> bool {
+        self.state
+            .read()
+            .is_ok_and(|st| st.watcher.as_ref().is_some_and(|w| !w.is_stale()))
+    }
+
     fn maybe_reload(&self) -> Result<(), Error> {
         let interval = self.config.reload_interval;
         if !interval.is_zero() {
@@ -675,6 +770,21 @@ impl Enforcer {
             }
             let merged =
                 self.registered.read().map(|r| r.len()).unwrap_or(0) == st.merged_registered;
+            let mut needs_watch = false;
+            if interval.is_zero() && self.config.watch_files && !st.watch_failed {
+                match &st.watcher {
+                    Some(w) if !w.is_stale() => {
+                        if merged && !st.need_check && !st.rules.is_empty() && !w.pending() {
+                            return Ok(());
+                        }
+                        // Something happened: look at the files under the write lock (which clears
+                        // the mark), so no caller can see the mark cleared and the old rules.
+                        drop(st);
+                        return self.load_rules(false);
+                    }
+                    _ => needs_watch = st.policy_path.is_some(),
+                }
+            }
             let file_same = match &st.policy_path {
                 Some(p) => {
                     mtime(p).is_some_and(|t| st.file_mtime.is_some_and(|old| t <= old))
@@ -697,7 +807,7 @@ impl Enforcer {
                             (Some(_), None) => false,
                         },
                     });
-            if merged && file_same && dirs_same && !st.need_check {
+            if merged && file_same && dirs_same && !st.need_check && !needs_watch {
                 return Ok(());
             }
         }

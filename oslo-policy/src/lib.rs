@@ -12,6 +12,7 @@ mod literal;
 mod parser;
 mod python;
 mod remote;
+mod watch;
 #[cfg(feature = "tools")]
 pub mod tools;
 
