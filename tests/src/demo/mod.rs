@@ -3,22 +3,22 @@
 //! `cargo run -p oslo-tests --bin demo` runs every part in order; `demo NAME...` runs only the named parts.
 //! Each part is a module behind the feature of its crate, and one line in [`PARTS`].
 
-// One line per crate, in the order of `PARTS`.
+// One module per crate, behind its feature (rustfmt keeps them sorted).
 // --- parts ---
-#[cfg(feature = "messaging")]
-pub mod messaging;
-#[cfg(feature = "taskflow")]
-pub mod taskflow;
-#[cfg(feature = "policy")]
-pub mod policy;
-#[cfg(feature = "stevedore")]
-pub mod stevedore;
-#[cfg(feature = "db")]
-pub mod db;
 #[cfg(feature = "config")]
 pub mod config;
+#[cfg(feature = "db")]
+pub mod db;
+#[cfg(feature = "messaging")]
+pub mod messaging;
+#[cfg(feature = "policy")]
+pub mod policy;
 #[cfg(feature = "rootwrap")]
 pub mod rootwrap;
+#[cfg(feature = "stevedore")]
+pub mod stevedore;
+#[cfg(feature = "taskflow")]
+pub mod taskflow;
 
 /// One part of the demo.
 #[derive(Debug, Clone, Copy)]
@@ -37,42 +37,36 @@ pub const PARTS: &[Part] = &[
         name: "config",
         run: config::run,
     },
-
     // --- oslo-policy part ---
     #[cfg(feature = "policy")]
     Part {
         name: "policy",
         run: policy::run,
     },
-
     // --- oslo-rootwrap part ---
     #[cfg(feature = "rootwrap")]
     Part {
         name: "rootwrap",
         run: rootwrap::run,
     },
-
     // --- oslo-messaging part ---
     #[cfg(feature = "messaging")]
     Part {
         name: "messaging",
         run: messaging::run,
     },
-
     // --- oslo-db part ---
     #[cfg(feature = "db")]
     Part {
         name: "db",
         run: db::run,
     },
-
     // --- taskflow part ---
     #[cfg(feature = "taskflow")]
     Part {
         name: "taskflow",
         run: taskflow::run,
     },
-
     // --- stevedore part ---
     #[cfg(feature = "stevedore")]
     Part {
