@@ -12,9 +12,9 @@ mod literal;
 mod parser;
 mod python;
 mod remote;
-mod watch;
 #[cfg(feature = "tools")]
 pub mod tools;
+mod watch;
 
 pub use check::{Check, CustomNode, GenericCheck, MatchCheck};
 pub use custom::{CheckRegistry, CheckRequest, CustomCheck, StaticCheck};
