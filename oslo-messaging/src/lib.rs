@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "oslo-config")]
+pub mod config;
 mod error;
 pub mod notify;
 mod remote;
