@@ -1,4 +1,3 @@
-#![cfg(feature = "config")]
 //! Differential tests of `oslo_config::types` against Python's `oslo_config.types`.
 //!
 //! Every input goes to both: the Python type object called on the string, and our [`OptType::parse`]. The
@@ -23,6 +22,7 @@
 //! Patterns are given through `StringType::python_regex`, which gives `$` and `\Z` Python's meaning. Not
 //! exercised: Python regex syntax the `regex` crate lacks (look-around, backreferences), documented in the
 //! crate README.
+#![cfg(feature = "config")]
 
 use oslo_config::types::{
     DictType, FloatType, IntegerType, IpVersion, ListType, OptType, StringType, UriType, Value,

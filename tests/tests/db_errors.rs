@@ -1,5 +1,5 @@
-#![cfg(feature = "db")]
 //! Each backend's errors become the same oslo.db kinds.
+#![cfg(feature = "db")]
 
 mod db_common;
 

@@ -1,7 +1,7 @@
-#![cfg(feature = "db")]
 //! Error translation against Python's oslo.db: the same statements on the same database, through
 //! oslo.db's engine (its exception filters) and through ours; the same kinds and details expected,
 //! except where we sort an error oslo.db leaves generic (listed below).
+#![cfg(feature = "db")]
 
 mod db_common;
 

@@ -1,5 +1,5 @@
-#![cfg(feature = "db")]
 //! The facade on every backend: scopes, nesting, upgrade errors, independent and savepoint scopes.
+#![cfg(feature = "db")]
 
 mod db_common;
 

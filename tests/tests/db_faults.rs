@@ -1,7 +1,7 @@
-#![cfg(feature = "db")]
 //! Real faults on PostgreSQL and MariaDB: a deadlock between two connections, translated and retried to
 //! success; the server restarted under load, with the pool recovering and no write lost or doubled.
 //! (They need the `db-servers` feature, which links the PostgreSQL and MySQL client libraries.)
+#![cfg(feature = "db")]
 #![cfg_attr(
     not(feature = "db-servers"),
     allow(unused_imports, unused_macros, dead_code)

@@ -1,5 +1,5 @@
-#![cfg(feature = "db")]
 //! Embedded migrations run by the facade, and the check that they agree with the diesel schema.
+#![cfg(feature = "db")]
 
 mod db_common;
 

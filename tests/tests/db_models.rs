@@ -1,5 +1,5 @@
-#![cfg(feature = "db")]
 //! Soft delete, `model_query` filters and keyset pagination on every backend.
+#![cfg(feature = "db")]
 
 mod db_common;
 

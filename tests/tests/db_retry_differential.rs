@@ -1,6 +1,6 @@
-#![cfg(feature = "db")]
 //! `RetryPolicy` against Python's `wrap_db_retry`: the same number of calls and the same sleeps for
 //! the same arguments (time.sleep recorded, not slept).
+#![cfg(feature = "db")]
 
 use std::time::Duration;
 

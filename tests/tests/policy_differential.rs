@@ -1,7 +1,7 @@
-#![cfg(feature = "policy")]
 //! Differential tests of oslo-policy against Python oslo.policy: generated rules, credentials and targets
 //! (seeded, hundreds per run), loaded from a policy file by both enforcers; every decision (allow, deny,
 //! or an error out of `enforce`) must agree.
+#![cfg(feature = "policy")]
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -1,7 +1,7 @@
-#![cfg(feature = "policy")]
 //! Differential tests of the enforcer's features against Python oslo.policy: registered defaults and
 //! file overrides, scope types, deprecated rules (renamed, changed, with `enforce_new_defaults` off),
 //! `policy.d` directories, the default rule, and `authorize` of unregistered rules.
+#![cfg(feature = "policy")]
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
-#![cfg(feature = "policy")]
 //! Differential tests on the real policy files of OpenStack services (nova, keystone, neutron, cinder,
 //! glance, from the sample files horizon ships; see `scripts/setup-policy.sh`): every rule of each file,
 //! for a set of typical callers and targets, must get the same decision from us and from Python.
+#![cfg(feature = "policy")]
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
-#![cfg(feature = "policy")]
 //! The remote `http:` check against Python's, with a small HTTP server on 127.0.0.1 that records each
 //! request and answers `True` when the credentials hold the role `admin`: the same decisions, the same
 //! URL (with `%(key)s` substituted), and the same form fields.
+#![cfg(feature = "policy")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

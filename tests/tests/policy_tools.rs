@@ -1,6 +1,6 @@
-#![cfg(feature = "policy")]
 //! The `oslopolicy-*` tools against Python's, on the same registered rules and files: the output text
 //! and exit code must be the same. The Python side gets the rules by replacing its entry-point lookups.
+#![cfg(feature = "policy")]
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,4 +1,3 @@
-#![cfg(feature = "rootwrap")]
 //! Differential tests of oslo-rootwrap against Python's oslo.rootwrap: the real filter files OpenStack
 //! services ship (fetched by `scripts/setup-rootwrap.sh`) and a filter file that exercises every class,
 //! with generated command lines, allowed and refused, hostile ones included. Both sides decide against the
@@ -8,6 +7,7 @@
 //! Every case must get the same decision (filter, command vector, user, added variables), except the
 //! cases tagged with a documented stricter rule, where we may refuse what Python allows — never the
 //! other way round.
+#![cfg(feature = "rootwrap")]
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;

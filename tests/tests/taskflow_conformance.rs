@@ -1,7 +1,7 @@
-#![cfg(feature = "taskflow")]
 //! Conformance of `taskflow` with Python TaskFlow 6.5: the same flow, described once as JSON, is built with
 //! recording tasks by both libraries (`tests/taskflow/oracle.py` for Python), run, and the ordered log of
 //! execute / revert / retry calls, the atom and flow transitions, the final states and the error compared.
+#![cfg(feature = "taskflow")]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

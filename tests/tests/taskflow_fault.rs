@@ -1,6 +1,6 @@
-#![cfg(feature = "taskflow")]
 //! Fault test: a process running a persisted flow (directory backend) is killed mid-task; a new process
 //! resumes it. Completed tasks are not run again, the interrupted one is, and the flow finishes.
+#![cfg(feature = "taskflow")]
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
-#![cfg(feature = "taskflow-sql")]
 //! Jobs and conductors on the SQL job board, on SQLite, PostgreSQL and MariaDB: a conductor process is
 //! killed (SIGKILL) while it runs a job's flow; a second conductor takes the job over once the dead one's
 //! claim lapses, and finishes the flow without rerunning the tasks that had completed.
+#![cfg(feature = "taskflow-sql")]
 
 mod db_common;
 

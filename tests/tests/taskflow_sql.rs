@@ -1,7 +1,7 @@
-#![cfg(feature = "taskflow-sql")]
 //! taskflow's SQL persistence backend on SQLite, PostgreSQL and MariaDB: the records round trip, and a
 //! flow suspended or left half-run is resumed from the database by a new engine, as on the directory
 //! backend.
+#![cfg(feature = "taskflow-sql")]
 
 mod db_common;
 

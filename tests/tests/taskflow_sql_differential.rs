@@ -1,9 +1,9 @@
-#![cfg(feature = "taskflow-sql")]
 //! Differential test: the records our SQL backend writes are read back by Python TaskFlow's own
 //! SQLAlchemy backend (the tables have the original's shape), with the same states, intentions, results
 //! and metadata; and the other way round, Python TaskFlow runs flows on its SQL backend in our tables and
 //! we read its records (failures and retry histories in its dict form). On SQLite, PostgreSQL (native
 //! `JSON` columns, as TaskFlow's) and MariaDB.
+#![cfg(feature = "taskflow-sql")]
 
 mod db_common;
 
