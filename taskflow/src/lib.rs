@@ -13,6 +13,8 @@ mod listener;
 pub mod persistence;
 mod retry;
 mod states;
+#[cfg(feature = "worker")]
+pub mod worker;
 
 pub use atom::{
     Arguments, ExecuteContext, FnTask, Outcome, Provides, Rebind, RevertContext, Task, TaskNode,

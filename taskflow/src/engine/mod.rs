@@ -54,6 +54,8 @@ pub struct EngineBuilder {
     flow_detail: Option<FlowDetail>,
     flow_meta: BTreeMap<String, Value>,
     options: Options,
+    #[cfg(feature = "worker")]
+    workers: Option<crate::worker::WorkerOptions>,
 }
 
 impl EngineBuilder {
@@ -102,6 +104,15 @@ impl EngineBuilder {
     /// Never revert: a failure ends the flow in FAILURE as it stands (default `false`).
     pub fn never_resolve(mut self, yes: bool) -> Self {
         self.options.never_resolve = yes;
+        self
+    }
+
+    /// Runs every task in remote workers (TaskFlow's worker-based engine, feature `worker`): each task's
+    /// execute and revert go, with their arguments, to a worker advertising the task on one of the
+    /// topics; retries still run in the engine. Ordering and revert semantics are unchanged.
+    #[cfg(feature = "worker")]
+    pub fn workers(mut self, options: crate::worker::WorkerOptions) -> Self {
+        self.workers = Some(options);
         self
     }
 
@@ -170,6 +181,10 @@ impl EngineBuilder {
             options: self.options,
             notifier,
             suspend: Arc::new(AtomicBool::new(false)),
+            #[cfg(feature = "worker")]
+            workers: self.workers,
+            #[cfg(feature = "worker")]
+            proxy: None,
         })
     }
 }
@@ -193,6 +208,10 @@ pub struct Engine {
     options: Options,
     notifier: Notifier,
     suspend: Arc<AtomicBool>,
+    #[cfg(feature = "worker")]
+    workers: Option<crate::worker::WorkerOptions>,
+    #[cfg(feature = "worker")]
+    proxy: Option<Arc<crate::worker::Proxy>>,
 }
 
 impl fmt::Debug for Engine {
@@ -221,6 +240,8 @@ impl Engine {
                 defer_reverts: false,
                 never_resolve: false,
             },
+            #[cfg(feature = "worker")]
+            workers: None,
         }
     }
 
@@ -606,6 +627,18 @@ impl Engine {
         }
     }
 
+    /// The connection to the workers, made on first use (feature `worker`).
+    #[cfg(feature = "worker")]
+    fn remote(&mut self) -> std::result::Result<Option<Arc<crate::worker::Proxy>>, Failure> {
+        let Some(opts) = &self.workers else {
+            return Ok(None);
+        };
+        if self.proxy.is_none() {
+            self.proxy = Some(Arc::new(crate::worker::Proxy::connect(opts)?));
+        }
+        Ok(self.proxy.clone())
+    }
+
     fn schedule_atom(&mut self, m: &mut Machine, a: usize) -> std::result::Result<(), Failure> {
         let intention = self.storage.intention(a);
         let catom = &self.compiled.atoms[a];
@@ -619,6 +652,18 @@ impl Engine {
                         a,
                         &self.compiled.atoms[a].exec_map,
                     )?;
+                    #[cfg(feature = "worker")]
+                    if let Some(p) = self.remote()? {
+                        m.exec.submit(
+                            a,
+                            Box::new(move |tx| {
+                                executor::run_guarded(a, Done::Executed, tx, |_| {
+                                    p.execute(&name, &args)
+                                });
+                            }),
+                        );
+                        return Ok(());
+                    }
                     m.exec.submit(
                         a,
                         Box::new(move |tx| {
@@ -652,6 +697,18 @@ impl Engine {
                         .execute_outcome(a)
                         .unwrap_or(Outcome::Value(Value::Null));
                     let flow_failures = self.storage.failures();
+                    #[cfg(feature = "worker")]
+                    if let Some(p) = self.remote()? {
+                        m.exec.submit(
+                            a,
+                            Box::new(move |tx| {
+                                executor::run_guarded(a, Done::Reverted, tx, |_| {
+                                    p.revert(&name, &args, &result, &flow_failures)
+                                });
+                            }),
+                        );
+                        return Ok(());
+                    }
                     m.exec.submit(
                         a,
                         Box::new(move |tx| {
