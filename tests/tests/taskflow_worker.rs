@@ -1,7 +1,7 @@
-#![cfg(feature = "taskflow-worker")]
 //! The worker-based engine across processes on RabbitMQ: workers are separate OS processes (the
 //! `task_worker` example of the taskflow crate). A flow runs to SUCCESS through two of them, and a worker
 //! killed mid-task makes the task fail with a timeout instead of hanging the engine.
+#![cfg(feature = "taskflow-worker")]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
