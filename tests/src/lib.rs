@@ -116,3 +116,42 @@ pub fn server_url(server: Server) -> Option<String> {
         }
     }
 }
+
+/// Builds an example of a workspace package into the calling test's own target directory and returns the
+/// path of its binary, for tests that run it as a separate process (kill it, restart it, run several).
+///
+/// `features` are passed to `cargo build --features` (none when empty). Panics when the build fails.
+pub fn build_example(package: &str, features: &[&str], example: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // <target>/<profile>/deps/<test>-HASH → <target>/<profile> → <target>
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("profile dir")
+        .to_owned();
+    let target = profile_dir.parent().expect("target dir").to_owned();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-q", "-p", package, "--example", example]);
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
+    }
+    let status = cmd
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(workspace_root())
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "building the `{example}` example of `{package}` failed"
+    );
+    profile_dir.join("examples").join(example)
+}
+
+/// The lock file that every test using the RabbitMQ server takes: shared by ordinary tests
+/// (`lock_shared`), exclusive by the fault tests that restart the broker (`lock`), so a restart never
+/// happens under another test. oslo-messaging's own tests take the same file.
+pub fn rabbit_lock_file() -> std::fs::File {
+    std::fs::File::create(std::env::temp_dir().join("oslo-rs-rabbit-tests.lock"))
+        .expect("lock file")
+}

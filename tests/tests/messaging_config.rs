@@ -293,17 +293,12 @@ fn a_memory_transport_from_config_calls_and_notifies() {
     );
 }
 
-fn lock_file() -> std::fs::File {
-    std::fs::File::create(std::env::temp_dir().join("oslo-rs-rabbit-tests.lock"))
-        .expect("lock file")
-}
-
 #[test]
 fn a_rabbit_transport_from_config_calls() {
     let Some(url) = server_url(Server::Rabbit) else {
         return;
     };
-    let lock = lock_file();
+    let lock = oslo_tests::rabbit_lock_file();
     lock.lock_shared().expect("take the broker lock");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("rabbit.conf");

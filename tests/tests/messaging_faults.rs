@@ -33,11 +33,6 @@ fn unique(prefix: &str) -> String {
     )
 }
 
-fn lock_file() -> std::fs::File {
-    std::fs::File::create(std::env::temp_dir().join("oslo-rs-rabbit-tests.lock"))
-        .expect("lock file")
-}
-
 fn restart_rabbit() {
     let script =
         std::env::var("OSLO_TEST_SERVERS").expect("OSLO_TEST_SERVERS names the servers script");
@@ -53,7 +48,7 @@ fn broker_restart_mid_stream() {
     let Some(url) = server_url(Server::Rabbit) else {
         return;
     };
-    let lock = lock_file();
+    let lock = oslo_tests::rabbit_lock_file();
     lock.lock().expect("take the broker lock exclusively");
     let rt = Runtime::new(2).unwrap();
     // Durable queues and exchange, so that confirmed notifications survive the restart.
@@ -274,7 +269,7 @@ fn a_server_killed_mid_call_leaves_a_timeout_not_a_hang() {
     let Some(url) = server_url(Server::Rabbit) else {
         return;
     };
-    let lock = lock_file();
+    let lock = oslo_tests::rabbit_lock_file();
     lock.lock_shared().expect("take the broker lock");
     let rt = Runtime::new(2).unwrap();
     let t = Transport::new(&url).unwrap();

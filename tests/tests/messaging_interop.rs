@@ -359,8 +359,7 @@ fn tokio_sleep(secs: f64) -> impl std::future::Future<Output = ()> {
 /// The broker's URL and a shared lock that the broker-restarting fault tests take exclusively.
 fn rabbit() -> Option<(String, std::fs::File)> {
     let url = server_url(Server::Rabbit)?;
-    let lock = std::fs::File::create(std::env::temp_dir().join("oslo-rs-rabbit-tests.lock"))
-        .expect("lock file");
+    let lock = oslo_tests::rabbit_lock_file();
     lock.lock_shared().expect("take the broker lock");
     Some((url, lock))
 }

@@ -9,25 +9,8 @@ use std::time::{Duration, Instant};
 use taskflow::State;
 use taskflow::persistence::{Backend, DirBackend};
 
-/// Builds the `resumable` example of the taskflow crate into this test's target directory.
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // <target>/debug/deps/taskflow_fault-HASH → <target>
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("profile dir")
-        .to_owned();
-    let target = profile_dir.parent().expect("target dir").to_owned();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args(["build", "-q", "-p", "taskflow", "--example", "resumable"])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(oslo_tests::workspace_root())
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the example failed");
-    profile_dir.join("examples").join("resumable")
+    oslo_tests::build_example("taskflow", &[], "resumable")
 }
 
 fn journal(dir: &std::path::Path) -> Vec<String> {

@@ -14,35 +14,8 @@ use db_common::empty_database;
 use taskflow::persistence::{Backend, SqlBackend, SqlConnection};
 use taskflow::{JobBoard, JobState, State};
 
-/// Builds the `conductor` example of the taskflow crate (with PostgreSQL and MySQL) into this test's
-/// target directory.
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // <target>/debug/deps/taskflow_jobs-HASH → <target>
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("profile dir")
-        .to_owned();
-    let target = profile_dir.parent().expect("target dir").to_owned();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "taskflow",
-            "--features",
-            "sql-postgres,sql-mysql",
-            "--example",
-            "conductor",
-        ])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(oslo_tests::workspace_root())
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the example failed");
-    profile_dir.join("examples").join("conductor")
+    oslo_tests::build_example("taskflow", &["sql-postgres", "sql-mysql"], "conductor")
 }
 
 fn journal(dir: &Path) -> Vec<String> {

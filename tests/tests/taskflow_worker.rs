@@ -23,39 +23,8 @@ fn unique(prefix: &str) -> String {
     )
 }
 
-fn lock_file() -> std::fs::File {
-    std::fs::File::create(std::env::temp_dir().join("oslo-rs-rabbit-tests.lock"))
-        .expect("lock file")
-}
-
-/// Builds the `task_worker` example of the taskflow crate into this test's target directory.
 fn worker_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // <target>/debug/deps/taskflow_worker-HASH -> <target>
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("profile dir")
-        .to_owned();
-    let target = profile_dir.parent().expect("target dir").to_owned();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "taskflow",
-            "--features",
-            "worker-rabbit",
-            "--example",
-            "task_worker",
-        ])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(oslo_tests::workspace_root())
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the example failed");
-    profile_dir.join("examples").join("task_worker")
+    oslo_tests::build_example("taskflow", &["worker-rabbit"], "task_worker")
 }
 
 /// A worker process, killed when dropped.
@@ -101,7 +70,7 @@ fn flow_runs_to_success_through_worker_processes() {
     let Some(url) = server_url(Server::Rabbit) else {
         return;
     };
-    let lock = lock_file();
+    let lock = oslo_tests::rabbit_lock_file();
     lock.lock_shared().expect("take the broker lock");
     let bin = worker_binary();
     let exchange = unique("tf-worker-ex");
@@ -140,7 +109,7 @@ fn remote_failure_is_reverted_like_a_local_one() {
     let Some(url) = server_url(Server::Rabbit) else {
         return;
     };
-    let lock = lock_file();
+    let lock = oslo_tests::rabbit_lock_file();
     lock.lock_shared().expect("take the broker lock");
     let bin = worker_binary();
     let exchange = unique("tf-worker-ex");
@@ -173,7 +142,7 @@ fn killed_worker_fails_the_task_with_a_timeout() {
     let Some(url) = server_url(Server::Rabbit) else {
         return;
     };
-    let lock = lock_file();
+    let lock = oslo_tests::rabbit_lock_file();
     lock.lock_shared().expect("take the broker lock");
     let bin = worker_binary();
     let exchange = unique("tf-worker-ex");
