@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use indexmap::IndexMap;
 
-use crate::fasthash::{FxBuild, FxHashMap, FxIndexMap};
+use crate::fasthash::{FxBuild, FxHashMap, FxIndexMap, combine, hash_str};
 
 use crate::cli::{self, CliSettings, Event, SubCommand, SubMatch};
 use crate::error::Error;
@@ -205,6 +205,8 @@ struct OptEntry {
     default_value: Option<Value>,
     /// The normalised section the option is read from in files.
     section: Arc<str>,
+    /// [`file_key_hash`] of the section and the option's key, computed once.
+    file_hash: u64,
     /// The deprecated (section, key) names also read, in oslo's order.
     deprecated: Vec<(String, String)>,
 }
@@ -463,7 +465,7 @@ fn load_file(path: &Path) -> Result<Loaded, Error> {
         path: path.to_owned(),
         reason: format!("not valid UTF-8: {e}"),
     })?;
-    let doc = IniDocument::parse(&text).map_err(|e| Error::ConfigFileParse {
+    let doc = IniDocument::parse_owned(text).map_err(|e| Error::ConfigFileParse {
         path: path.to_owned(),
         line: e.line,
         message: e.message.to_owned(),
@@ -499,96 +501,136 @@ fn deprecated_names(group: Option<&str>, opt: &Opt) -> Vec<(String, String)> {
     names
 }
 
-/// A raw value found in files: one string (the last) or all of them for a multi-valued option.
+/// A value's place in a config file.
+#[derive(Debug, Clone, Copy)]
+struct FileAt<'a> {
+    path: &'a Path,
+    line: usize,
+}
+
+/// Where a resolved value came from, borrowed from the sources until a [`Location`] is asked for (a
+/// plain [`ConfigOpts::get`] never builds one).
 #[derive(Debug, Clone)]
-enum FileHit {
-    Single(String, Location, usize),
-    Multi(Vec<(String, Location)>, Location, usize),
+enum Origin<'a> {
+    OptDefault,
+    SetDefault,
+    SetOverride,
+    File(FileAt<'a>),
+    Borrowed(&'a Location),
+    Owned(Location),
+}
+
+impl Origin<'_> {
+    fn location(&self) -> Location {
+        match self {
+            Origin::OptDefault => Location::OptDefault,
+            Origin::SetDefault => Location::SetDefault,
+            Origin::SetOverride => Location::SetOverride,
+            Origin::File(at) => Location::File {
+                path: at.path.to_owned(),
+                line: at.line,
+            },
+            Origin::Borrowed(l) => (*l).clone(),
+            Origin::Owned(l) => l.clone(),
+        }
+    }
+}
+
+/// A raw value found in files: one string (the last) or all of them for a multi-valued option, with the
+/// index of the name that matched (0: the current name, then the deprecated ones in order).
+#[derive(Debug, Clone)]
+enum FileHit<'a> {
+    Single(&'a str, FileAt<'a>, usize),
+    Multi(Vec<(&'a str, FileAt<'a>)>, FileAt<'a>, usize),
+}
+
+/// The hash a file's index has for (normalised section, key).
+fn file_key_hash(section: &str, key: &str) -> u64 {
+    combine(hash_str(section), hash_str(key))
 }
 
 /// oslo's `_get_file_value`: newest file first; `name_index` tells which of the names matched.
-fn lookup_files(
-    files: &[Arc<LoadedFile>],
+fn lookup_files<'a>(
+    files: &'a [Arc<LoadedFile>],
     names: &[(String, String)],
     multi: bool,
-) -> Option<FileHit> {
+) -> Option<FileHit<'a>> {
     let (first, rest) = names.split_first()?;
-    lookup_files_by(files, (&first.0, &first.1), rest, multi)
+    let hash = file_key_hash(&first.0, &first.1);
+    lookup_files_by(files, (&first.0, &first.1, hash), rest, multi)
 }
 
-/// [`lookup_files`] with the current name given apart from the deprecated ones.
-fn lookup_files_by(
-    files: &[Arc<LoadedFile>],
-    current: (&str, &str),
+/// [`lookup_files`] with the current name (normalised section, key, [`file_key_hash`]) given apart from
+/// the deprecated ones.
+fn lookup_files_by<'a>(
+    files: &'a [Arc<LoadedFile>],
+    current: (&str, &str, u64),
     deprecated: &[(String, String)],
     multi: bool,
-) -> Option<FileHit> {
-    let mut acc: Vec<(String, Location)> = Vec::new();
-    let mut first: Option<(Location, usize)> = None;
+) -> Option<FileHit<'a>> {
+    let mut acc: Vec<(&'a str, FileAt<'a>)> = Vec::new();
+    let mut first: Option<(FileAt<'a>, usize)> = None;
     for f in files.iter().rev() {
-        let names = std::iter::once(current)
-            .chain(deprecated.iter().map(|(s, k)| (s.as_str(), k.as_str())));
-        for (ni, (section, key)) in names.enumerate() {
+        let names = std::iter::once(current).chain(
+            deprecated
+                .iter()
+                .map(|(s, k)| (s.as_str(), k.as_str(), file_key_hash(s, k))),
+        );
+        for (ni, (section, key, hash)) in names.enumerate() {
             if !multi {
-                if let Some(e) = f.doc.last(section, key) {
-                    return Some(FileHit::Single(
-                        e.value.clone(),
-                        Location::File {
-                            path: f.path.clone(),
-                            line: e.line,
+                if let Some((value, line)) = f.doc.last_hashed(section, key, hash) {
+                    let at = FileAt {
+                        path: &f.path,
+                        line,
+                    };
+                    return Some(FileHit::Single(value, at, ni));
+                }
+                continue;
+            }
+            let mut vals: Vec<(&'a str, FileAt<'a>)> = f
+                .doc
+                .values_hashed(section, key, hash)
+                .map(|(value, line)| {
+                    (
+                        value,
+                        FileAt {
+                            path: &f.path,
+                            line,
                         },
-                        ni,
-                    ));
-                }
+                    )
+                })
+                .collect();
+            if vals.is_empty() {
                 continue;
             }
-            let mut hits = f.doc.values(section, key).peekable();
-            if hits.peek().is_none() {
-                continue;
+            if first.is_none() {
+                first = vals.first().map(|(_, at)| (*at, ni));
             }
-            if multi {
-                let vals: Vec<(String, Location)> = hits
-                    .map(|e| {
-                        (
-                            e.value.clone(),
-                            Location::File {
-                                path: f.path.clone(),
-                                line: e.line,
-                            },
-                        )
-                    })
-                    .collect();
-                if first.is_none() {
-                    first = vals.first().map(|(_, l)| (l.clone(), ni));
-                }
-                let mut merged = vals;
-                merged.append(&mut acc);
-                acc = merged;
-            } else if let Some(e) = hits.last() {
-                return Some(FileHit::Single(
-                    e.value.clone(),
-                    Location::File {
-                        path: f.path.clone(),
-                        line: e.line,
-                    },
-                    ni,
-                ));
-            }
+            vals.append(&mut acc);
+            acc = vals;
         }
     }
     match first {
-        Some((loc, ni)) if multi => Some(FileHit::Multi(acc, loc, ni)),
+        Some((at, ni)) if multi => Some(FileHit::Multi(acc, at, ni)),
         _ => None,
     }
 }
 
-fn raw_of(hit: &FileHit) -> Value {
+fn raw_of(hit: &FileHit<'_>) -> Value {
     match hit {
-        FileHit::Single(s, _, _) => Value::String(s.clone()),
-        FileHit::Multi(v, _, _) => {
-            Value::List(v.iter().map(|(s, _)| Value::String(s.clone())).collect())
-        }
+        FileHit::Single(s, _, _) => Value::String((*s).to_owned()),
+        FileHit::Multi(v, _, _) => Value::List(
+            v.iter()
+                .map(|(s, _)| Value::String((*s).to_owned()))
+                .collect(),
+        ),
     }
+}
+
+/// A raw value chosen for an option: text borrowed from a file, or a value.
+enum Raw<'a> {
+    Text(&'a str),
+    Value(Value),
 }
 
 fn raw_of_cli(v: &CliValue) -> Value {
@@ -681,12 +723,14 @@ impl ConfigOpts {
             indexmap::map::Entry::Vacant(v) => v,
         };
         let deprecated = deprecated_names(group, &opt);
+        let file_hash = file_key_hash(&section, opt.dest_name());
         slot.insert(OptEntry {
             opt,
             cli,
             override_value: None,
             default_value: None,
             section,
+            file_hash,
             deprecated,
         });
         Ok(true)
@@ -956,7 +1000,7 @@ impl ConfigOpts {
                             .unwrap_or(Location::OptDefault),
                     ),
                 };
-                self.convert_at(opt, group, &raw, &loc, &state.ns, 0)?;
+                self.convert_at(opt, group, &raw, &Origin::Owned(loc), &state.ns, 0)?;
             }
         }
         for (group, opt) in self.all_opts() {
@@ -968,7 +1012,7 @@ impl ConfigOpts {
                         .as_ref()
                         .map(|s| s.ns.clone())
                         .unwrap_or_default();
-                    self.convert_at(opt, group, d, &Location::OptDefault, &ns, 0)?;
+                    self.convert_at(opt, group, d, &Origin::OptDefault, &ns, 0)?;
                 }
             }
             if opt.is_required() {
@@ -1142,17 +1186,24 @@ impl ConfigOpts {
             };
             let key = (group.map(str::to_owned), o.dest_name().to_owned());
             match hit {
-                FileHit::Single(v, loc, _) => {
-                    ns.cli.insert(key, CliValue::Single(v, loc));
+                FileHit::Single(v, at, _) => {
+                    let value = CliValue::Single(v.to_owned(), Origin::File(at).location());
+                    ns.cli.insert(key, value);
                 }
-                FileHit::Multi(vals, _, _) => match ns
-                    .cli
-                    .entry(key)
-                    .or_insert_with(|| CliValue::Multi(Vec::new()))
-                {
-                    CliValue::Multi(v) => v.extend(vals),
-                    other => *other = CliValue::Multi(vals),
-                },
+                FileHit::Multi(vals, _, _) => {
+                    let vals: Vec<(String, Location)> = vals
+                        .into_iter()
+                        .map(|(v, at)| (v.to_owned(), Origin::File(at).location()))
+                        .collect();
+                    match ns
+                        .cli
+                        .entry(key)
+                        .or_insert_with(|| CliValue::Multi(Vec::new()))
+                    {
+                        CliValue::Multi(v) => v.extend(vals),
+                        other => *other = CliValue::Multi(vals),
+                    }
+                }
             }
         }
         ns.files.push(file);
@@ -1210,30 +1261,54 @@ impl ConfigOpts {
     ///
     /// `group` is `None` for `DEFAULT`. An option can also be asked for under one of its deprecated names.
     pub fn get(&self, name: &str, group: Option<&str>) -> Result<Option<Value>, Error> {
-        Ok(self.resolve(name, group)?.value)
+        let empty;
+        let ns = match self.state() {
+            Some(s) => self.namespace_of(s, name, group)?,
+            None => {
+                empty = Namespace::default();
+                &empty
+            }
+        };
+        Ok(self.resolve_in(name, group, ns, 0)?.0)
     }
 
     /// The value of an option and where it came from.
     pub fn resolve(&self, name: &str, group: Option<&str>) -> Result<Resolved, Error> {
-        match self.state() {
-            Some(s) => {
-                let ns = match &s.mutable_ns {
-                    Some(m) if self.find(name, group)?.opt.mutable => m,
-                    _ => &s.ns,
-                };
-                self.resolve_in(name, group, ns, 0)
+        let empty;
+        let ns = match self.state() {
+            Some(s) => self.namespace_of(s, name, group)?,
+            None => {
+                empty = Namespace::default();
+                &empty
             }
-            None => self.resolve_in(name, group, &Namespace::default(), 0),
-        }
+        };
+        let (value, origin) = self.resolve_in(name, group, ns, 0)?;
+        Ok(Resolved {
+            value,
+            location: origin.as_ref().map(Origin::location),
+        })
     }
 
-    fn resolve_in(
+    /// The namespace an option reads: the snapshot of the last mutation for a mutable option.
+    fn namespace_of<'a>(
         &self,
+        s: &'a State,
         name: &str,
         group: Option<&str>,
-        ns: &Namespace,
+    ) -> Result<&'a Namespace, Error> {
+        Ok(match &s.mutable_ns {
+            Some(m) if self.find(name, group)?.opt.mutable => m,
+            _ => &s.ns,
+        })
+    }
+
+    fn resolve_in<'a>(
+        &'a self,
+        name: &str,
+        group: Option<&str>,
+        ns: &'a Namespace,
         depth: usize,
-    ) -> Result<Resolved, Error> {
+    ) -> Result<(Option<Value>, Option<Origin<'a>>), Error> {
         if depth > MAX_DEPTH {
             return Err(Error::TemplateSubstitution {
                 message: format!("references nest too deep (a cycle?) at option {name}"),
@@ -1243,15 +1318,12 @@ impl ConfigOpts {
         let opt = &entry.opt;
         if let Some(v) = &entry.override_value {
             let v = self.substitute_value(v, group, ns, depth)?;
-            return Ok(Resolved {
-                value: Some(v),
-                location: Some(Location::SetOverride),
-            });
+            return Ok((Some(v), Some(Origin::SetOverride)));
         }
         let env = self.env_value(group, opt.dest_name());
         let file_hit = lookup_files_by(
             &ns.files,
-            (&entry.section, opt.dest_name()),
+            (&entry.section, opt.dest_name(), entry.file_hash),
             &entry.deprecated,
             opt.multi,
         );
@@ -1276,7 +1348,7 @@ impl ConfigOpts {
                 });
             }
         }
-        let chosen: Option<(Value, Location)> = match cli {
+        let chosen: Option<(Raw<'a>, Origin<'a>)> = match cli {
             Some(cv) => {
                 let from_cli = match cv {
                     CliValue::Single(_, l) => matches!(l, Location::CommandLine { .. }),
@@ -1284,35 +1356,40 @@ impl ConfigOpts {
                         .iter()
                         .any(|(_, l)| matches!(l, Location::CommandLine { .. })),
                 };
-                let loc = match cv {
-                    CliValue::Single(_, l) => l.clone(),
+                let origin = match cv {
+                    CliValue::Single(_, l) => Origin::Borrowed(l),
                     CliValue::Multi(v) => v
                         .iter()
                         .find(|(_, l)| matches!(l, Location::CommandLine { .. }))
                         .or(v.first())
-                        .map(|(_, l)| l.clone())
-                        .unwrap_or(Location::OptDefault),
+                        .map_or(Origin::OptDefault, |(_, l)| Origin::Borrowed(l)),
                 };
                 if from_cli {
-                    Some((raw_of_cli(cv), loc))
+                    Some((Raw::Value(raw_of_cli(cv)), origin))
                 } else if let Some((e, l)) = env {
-                    Some((Value::String(e), l))
+                    Some((Raw::Value(Value::String(e)), Origin::Owned(l)))
                 } else {
-                    Some((raw_of_cli(cv), loc))
+                    Some((Raw::Value(raw_of_cli(cv)), origin))
                 }
             }
-            // The file's value is moved out, not copied: nothing reads the hit after this.
             None => match (env, file_hit) {
-                (Some((e, l)), _) => Some((Value::String(e), l)),
-                (None, Some(FileHit::Single(s, l, _))) => Some((Value::String(s), l)),
-                (None, Some(FileHit::Multi(v, l, _))) => Some((
-                    Value::List(v.into_iter().map(|(s, _)| Value::String(s)).collect()),
-                    l,
+                (Some((e, l)), _) => Some((Raw::Value(Value::String(e)), Origin::Owned(l))),
+                // A single file value is converted from the file's text: only the result is allocated.
+                (None, Some(FileHit::Single(s, at, _))) => Some((Raw::Text(s), Origin::File(at))),
+                (None, Some(FileHit::Multi(v, at, _))) => Some((
+                    Raw::Value(Value::List(
+                        v.into_iter()
+                            .map(|(s, _)| Value::String(s.to_owned()))
+                            .collect(),
+                    )),
+                    Origin::File(at),
                 )),
-                (None, None) => self.toml_value(group, opt, ns),
+                (None, None) => self
+                    .toml_value(group, opt, ns)
+                    .map(|(v, l)| (Raw::Value(v), Origin::Owned(l))),
             },
         };
-        if let Some((raw, loc)) = chosen {
+        if let Some((raw, origin)) = chosen {
             if let Some(reason) = opt.deprecation() {
                 let g = group_label(group);
                 self.warn_once(format!("removal:{g}:{}", opt.name), || {
@@ -1323,30 +1400,21 @@ impl ConfigOpts {
                     )
                 });
             }
-            let value = self.convert_owned_at(opt, group, raw, &loc, ns, depth)?;
-            return Ok(Resolved {
-                value,
-                location: Some(loc),
-            });
+            let value = match raw {
+                Raw::Text(text) => self.convert_text_at(opt, group, text, &origin, ns, depth)?,
+                Raw::Value(raw) => self.convert_owned_at(opt, group, raw, &origin, ns, depth)?,
+            };
+            return Ok((value, Some(origin)));
         }
         if let Some(d) = &entry.default_value {
             let v = self.substitute_value(d, group, ns, depth)?;
-            return Ok(Resolved {
-                value: Some(v),
-                location: Some(Location::SetDefault),
-            });
+            return Ok((Some(v), Some(Origin::SetDefault)));
         }
         if let Some(d) = &opt.default {
-            let value = self.convert_at(opt, group, d, &Location::OptDefault, ns, depth)?;
-            return Ok(Resolved {
-                value,
-                location: Some(Location::OptDefault),
-            });
+            let value = self.convert_at(opt, group, d, &Origin::OptDefault, ns, depth)?;
+            return Ok((value, Some(Origin::OptDefault)));
         }
-        Ok(Resolved {
-            value: None,
-            location: None,
-        })
+        Ok((None, None))
     }
 
     #[cfg(feature = "toml")]
@@ -1381,7 +1449,54 @@ impl ConfigOpts {
         None
     }
 
-    /// Interpolates then converts a raw value for an option.
+    /// The error for a value an option's type refused.
+    fn refused(
+        &self,
+        opt: &Opt,
+        group: Option<&str>,
+        raw: &Value,
+        origin: &Origin<'_>,
+        reason: crate::types::InvalidValue,
+    ) -> Error {
+        if matches!(origin, Origin::OptDefault) {
+            Error::InvalidDefault {
+                name: opt.name.clone(),
+                value: py_str(raw),
+                type_name: opt.ty.type_name(),
+                reason,
+            }
+        } else {
+            Error::InvalidValue {
+                name: opt.name.clone(),
+                group: group_label(group),
+                location: origin.location(),
+                reason,
+            }
+        }
+    }
+
+    /// Converts text read from a file for an option, without copying it first.
+    fn convert_text_at(
+        &self,
+        opt: &Opt,
+        group: Option<&str>,
+        text: &str,
+        origin: &Origin<'_>,
+        ns: &Namespace,
+        depth: usize,
+    ) -> Result<Option<Value>, Error> {
+        if opt.multi || text.contains('$') {
+            let raw = Value::String(text.to_owned());
+            return self.convert_at(opt, group, &raw, origin, ns, depth);
+        }
+        opt.ty.parse(text).map_err(|reason| Error::InvalidValue {
+            name: opt.name.clone(),
+            group: group_label(group),
+            location: origin.location(),
+            reason,
+        })
+    }
+
     /// [`Self::convert_at`] of a value the caller owns and gives up (one read from a file, the
     /// environment or the command line), which a string option then keeps without a copy.
     fn convert_owned_at(
@@ -1389,29 +1504,30 @@ impl ConfigOpts {
         opt: &Opt,
         group: Option<&str>,
         raw: Value,
-        location: &Location,
+        origin: &Origin<'_>,
         ns: &Namespace,
         depth: usize,
     ) -> Result<Option<Value>, Error> {
-        if *location == Location::OptDefault || has_dollar(&raw) {
-            return self.convert_at(opt, group, &raw, location, ns, depth);
+        if matches!(origin, Origin::OptDefault) || has_dollar(&raw) {
+            return self.convert_at(opt, group, &raw, origin, ns, depth);
         }
         crate::resolve::convert_owned(&opt.ty, opt.multi, raw).map_err(|reason| {
             Error::InvalidValue {
                 name: opt.name.clone(),
                 group: group_label(group),
-                location: location.clone(),
+                location: origin.location(),
                 reason,
             }
         })
     }
 
+    /// Interpolates then converts a raw value for an option.
     fn convert_at(
         &self,
         opt: &Opt,
         group: Option<&str>,
         raw: &Value,
-        location: &Location,
+        origin: &Origin<'_>,
         ns: &Namespace,
         depth: usize,
     ) -> Result<Option<Value>, Error> {
@@ -1422,23 +1538,8 @@ impl ConfigOpts {
         } else {
             raw
         };
-        convert(&opt.ty, opt.multi, value).map_err(|reason| {
-            if *location == Location::OptDefault {
-                Error::InvalidDefault {
-                    name: opt.name.clone(),
-                    value: py_str(raw),
-                    type_name: opt.ty.type_name(),
-                    reason,
-                }
-            } else {
-                Error::InvalidValue {
-                    name: opt.name.clone(),
-                    group: group_label(group),
-                    location: location.clone(),
-                    reason,
-                }
-            }
-        })
+        convert(&opt.ty, opt.multi, value)
+            .map_err(|reason| self.refused(opt, group, raw, origin, reason))
     }
 
     fn substitute_value(
@@ -1536,7 +1637,7 @@ impl ConfigOpts {
         depth: usize,
     ) -> Result<Option<Value>, Error> {
         // A mutable option referenced from anywhere reads the namespace it is read from.
-        Ok(self.resolve_in(name, group, ns, depth)?.value)
+        Ok(self.resolve_in(name, group, ns, depth)?.0)
     }
 
     fn typed<T>(
@@ -1750,7 +1851,7 @@ impl ConfigOpts {
                 st.ns
                     .files
                     .iter()
-                    .flat_map(|f| f.doc.sections().iter().map(|s| s.name.clone()))
+                    .flat_map(|f| f.doc.block_names().map(str::to_owned))
                     .collect::<HashSet<_>>()
                     .into_iter()
                     .collect()

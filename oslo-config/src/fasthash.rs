@@ -72,6 +72,13 @@ pub(crate) fn hash_str(s: &str) -> u64 {
     FxBuild::default().hash_one(s)
 }
 
+/// One hash for a pair of hashes (a section's and a key's), mixed as the hasher mixes its words.
+pub(crate) fn combine(first: u64, second: u64) -> u64 {
+    let mut h = FxHasher { hash: first };
+    h.add(second);
+    h.hash
+}
+
 /// An insertion-ordered map with the fast hasher.
 pub(crate) type FxIndexMap<K, V> = indexmap::IndexMap<K, V, FxBuild>;
 

@@ -12,8 +12,11 @@
 //!
 //! The parser never panics, on any input (it is fuzzed).
 
-use crate::fasthash::{FxHashMap, hash_str};
 use std::fmt;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use crate::fasthash::{FxHashMap, combine, hash_str};
 
 /// One `key = value` of a file, with the line it started on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +65,52 @@ impl fmt::Display for IniError {
 
 impl std::error::Error for IniError {}
 
+/// "No entry": the end of a chain of entries with the same section and key.
+const NONE: usize = usize::MAX;
+
+/// Where a key's or a value's text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Text {
+    /// A byte range of the document's text.
+    Span(usize, usize),
+    /// A value joined from continuation lines: its index in `joined`.
+    Joined(usize),
+}
+
+/// One assignment, pointing into the document's text.
+#[derive(Debug, Clone)]
+struct RawEntry {
+    key: (usize, usize),
+    value: Text,
+    line: usize,
+    /// The section block the entry is in.
+    block: usize,
+    /// The next entry of the same (normalised) section and key, or [`NONE`].
+    next: usize,
+}
+
+/// One section block, pointing into the document's text; its entries are those from `first` up to the
+/// next block's `first`.
+#[derive(Debug, Clone)]
+struct RawBlock {
+    name: (usize, usize),
+    line: usize,
+    /// The index of the normalised name in `normalized`.
+    norm: usize,
+    first: usize,
+}
+
+/// The first and the last entry of one (normalised section, key); the others are chained by `next`.
+#[derive(Debug, Clone, Copy)]
+struct Hits {
+    first: usize,
+    last: usize,
+}
+
 /// A parsed oslo INI document.
+///
+/// The document keeps the file's text once; keys and values point into it, so parsing a file costs no
+/// allocation per line. [`IniDocument::sections`] builds the owned [`Section`]s on first use.
 ///
 /// ```
 /// use oslo_config::IniDocument;
@@ -72,77 +120,34 @@ impl std::error::Error for IniError {}
 /// // Section names other than `DEFAULT` are looked up lower-cased.
 /// assert_eq!(doc.last("db", "url").unwrap().value, "a\nb");
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct IniDocument {
-    sections: Vec<Section>,
-    /// Normalised section name → key → indices of (section block, entry).
-    index: FxHashMap<String, Keys>,
+    text: String,
+    blocks: Vec<RawBlock>,
+    entries: Vec<RawEntry>,
+    /// Values joined from continuation lines.
+    joined: Vec<String>,
+    /// Each normalised section name once, with its hash, in order of first appearance.
+    normalized: Vec<(String, u64)>,
+    /// Hash of a normalised section name → its index in `normalized` (a name whose hash is taken is found
+    /// by scanning `normalized`).
+    norm_index: FxHashMap<u64, usize>,
+    /// `combine(hash of the normalised section, hash of the key)` → where the key's values are. The entry
+    /// at `first` is checked against the section and key looked up.
+    index: FxHashMap<u64, Hits>,
+    /// The (normalised section, key) pairs whose combined hash was taken by another pair.
+    collided: Vec<(usize, String, Hits)>,
+    /// The owned view, built on first use.
+    owned: OnceLock<Vec<Section>>,
 }
 
-/// The keys of one (normalised) section, indexed by the hash of the key so that indexing a line costs no
-/// copy of its key; the entries a hash points to are checked against the key looked up. A key whose hash
-/// is already taken by another key (a collision) is kept by name in `collided`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Keys {
-    by_hash: FxHashMap<u64, Hits>,
-    collided: FxHashMap<String, Hits>,
-}
-
-impl Keys {
-    /// Adds the entry at `at`, whose key is `key`.
-    fn add(&mut self, key: &str, at: (usize, usize), sections: &[Section]) {
-        match self.by_hash.entry(hash_str(key)) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(Hits {
-                    first: at,
-                    rest: Vec::new(),
-                });
-            }
-            std::collections::hash_map::Entry::Occupied(mut o) => {
-                if key_at(sections, o.get().first) == Some(key) {
-                    o.get_mut().rest.push(at);
-                } else {
-                    match self.collided.entry(key.to_owned()) {
-                        std::collections::hash_map::Entry::Occupied(mut c) => {
-                            c.get_mut().rest.push(at);
-                        }
-                        std::collections::hash_map::Entry::Vacant(c) => {
-                            c.insert(Hits {
-                                first: at,
-                                rest: Vec::new(),
-                            });
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Where the values of `key` are.
-    fn get(&self, key: &str, sections: &[Section]) -> Option<&Hits> {
-        let hits = self.by_hash.get(&hash_str(key))?;
-        if key_at(sections, hits.first) == Some(key) {
-            Some(hits)
-        } else {
-            self.collided.get(key)
-        }
+impl PartialEq for IniDocument {
+    fn eq(&self, other: &Self) -> bool {
+        self.sections() == other.sections()
     }
 }
 
-/// The key of the entry at (section block, entry).
-fn key_at(sections: &[Section], (si, ei): (usize, usize)) -> Option<&str> {
-    sections
-        .get(si)
-        .and_then(|s| s.entries.get(ei))
-        .map(|e| e.key.as_str())
-}
-
-/// Where the values of one key are: (section block, entry) pairs, the first kept inline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Hits {
-    first: (usize, usize),
-    rest: Vec<(usize, usize)>,
-}
+impl Eq for IniDocument {}
 
 /// Oslo's section-name normalisation: `DEFAULT` stays, every other name is lower-cased.
 pub(crate) fn normalize_section(name: &str) -> String {
@@ -156,6 +161,60 @@ pub(crate) fn normalize_section(name: &str) -> String {
 /// Python's `str.isspace` for one character: Unicode white space plus the ASCII separators 0x1c..0x1f.
 pub(crate) fn py_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// [`py_space`] for an ASCII byte (false for every byte of a multi-byte character).
+fn py_space_byte(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
+}
+
+/// The range of `s[range]` without [`py_space`] characters at either end (ASCII looked at byte by byte).
+fn trim_range(s: &str, range: Range<usize>) -> Range<usize> {
+    let Some(part) = s.get(range.clone()) else {
+        return range.start..range.start;
+    };
+    let bytes = part.as_bytes();
+    let Some(first) = bytes.iter().position(|&b| !py_space_byte(b)) else {
+        return range.start..range.start;
+    };
+    // The last byte that is not ASCII white space: its character ends there.
+    let last = bytes
+        .iter()
+        .rposition(|&b| !py_space_byte(b))
+        .unwrap_or(first);
+    let mut start = first;
+    let mut end = last + 1;
+    if bytes.get(first).is_some_and(|b| !b.is_ascii()) {
+        let rest = part.get(first..).unwrap_or("");
+        start = part.len() - rest.trim_start_matches(py_space).len();
+    }
+    if bytes.get(last).is_some_and(|b| !b.is_ascii()) {
+        end = part
+            .get(..end)
+            .unwrap_or("")
+            .trim_end_matches(py_space)
+            .len();
+    }
+    if end <= start {
+        return range.start..range.start;
+    }
+    range.start + start..range.start + end
+}
+
+/// `s` without trailing [`py_space`] characters.
+fn trim_end_py(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    match bytes.iter().rposition(|&b| !py_space_byte(b)) {
+        None => "",
+        Some(last) => {
+            let kept = s.get(..last + 1).unwrap_or(s);
+            if bytes.get(last).is_some_and(|b| !b.is_ascii()) {
+                kept.trim_end_matches(py_space)
+            } else {
+                kept
+            }
+        }
+    }
 }
 
 /// Python's `repr()` of a string, as oslo shows the offending line.
@@ -192,10 +251,24 @@ pub(crate) fn py_repr(s: &str) -> String {
     out
 }
 
+/// An assignment whose value may still continue on the next lines.
 struct Pending {
-    key: String,
-    value: String,
+    key: (usize, usize),
+    value: PendingValue,
     line: usize,
+}
+
+enum PendingValue {
+    Span(usize, usize),
+    Owned(String),
+}
+
+/// The section block being read: its index, and its normalised name's index and hash.
+#[derive(Clone, Copy)]
+struct Current {
+    block: usize,
+    norm: usize,
+    hash: u64,
 }
 
 impl IniDocument {
@@ -203,25 +276,44 @@ impl IniDocument {
     ///
     /// Lines end at `\n`, `\r\n` or `\r`, as Python's text files do.
     pub fn parse(text: &str) -> Result<Self, IniError> {
-        let mut doc = IniDocument::default();
-        let mut current: Option<usize> = None;
+        IniDocument::parse_owned(text.to_owned())
+    }
+
+    /// [`IniDocument::parse`] of text the document keeps (no copy of it).
+    pub fn parse_owned(text: String) -> Result<Self, IniError> {
+        let mut doc = IniDocument {
+            // About one entry per 30 bytes in real files; a guess only saves regrowing.
+            entries: Vec::with_capacity(text.len() / 32),
+            ..IniDocument::default()
+        };
+        doc.index.reserve(text.len() / 32);
+        let mut current: Option<Current> = None;
         let mut pending: Option<Pending> = None;
         let mut lineno = 0usize;
+        let body = text.as_str();
 
-        for raw in split_lines(text) {
+        for (at, raw) in split_lines(body) {
             lineno += 1;
-            let line = raw.trim_end_matches(py_space);
+            let line = trim_end_py(raw);
             if line.is_empty() {
                 if let Some(p) = pending.take() {
-                    doc.flush(current, p, lineno)?;
+                    doc.flush(body, current, p, lineno)?;
                 }
                 continue;
             }
             if line.starts_with([' ', '\t']) {
                 match pending.as_mut() {
                     Some(p) => {
-                        p.value.push('\n');
-                        p.value.push_str(line.trim_start_matches(py_space));
+                        let mut joined = match std::mem::replace(
+                            &mut p.value,
+                            PendingValue::Owned(String::new()),
+                        ) {
+                            PendingValue::Span(a, b) => body.get(a..b).unwrap_or("").to_owned(),
+                            PendingValue::Owned(s) => s,
+                        };
+                        joined.push('\n');
+                        joined.push_str(line.trim_start_matches(py_space));
+                        p.value = PendingValue::Owned(joined);
                     }
                     None => {
                         return Err(IniError {
@@ -234,7 +326,7 @@ impl IniDocument {
                 continue;
             }
             if let Some(p) = pending.take() {
-                doc.flush(current, p, lineno)?;
+                doc.flush(body, current, p, lineno)?;
             }
             if line.starts_with('[') {
                 if !line.ends_with(']') {
@@ -245,24 +337,15 @@ impl IniDocument {
                     });
                 }
                 // `[` and `]` are one byte each; the line ends with `]`.
-                let name = line
-                    .strip_prefix('[')
-                    .and_then(|l| l.strip_suffix(']'))
-                    .unwrap_or("");
-                if name.is_empty() {
+                if line.len() < 3 {
                     return Err(IniError {
                         line: lineno,
                         message: "Empty section name",
                         text: line.to_owned(),
                     });
                 }
-                doc.sections.push(Section {
-                    name: name.to_owned(),
-                    line: lineno,
-                    entries: Vec::new(),
-                });
-                doc.index.entry(normalize_section(name)).or_default();
-                current = Some(doc.sections.len() - 1);
+                let name = (at + 1, at + line.len() - 1);
+                current = Some(doc.open_block(body, name, lineno));
             } else if line.starts_with(['#', ';']) {
                 // A comment.
             } else {
@@ -279,70 +362,254 @@ impl IniDocument {
                     });
                 }
                 pending = Some(Pending {
-                    key: key.to_owned(),
-                    value: value.to_owned(),
+                    key: (at + key.start, at + key.end),
+                    value: PendingValue::Span(at + value.start, at + value.end),
                     line: lineno,
                 });
             }
         }
         if let Some(p) = pending.take() {
-            doc.flush(current, p, lineno)?;
+            doc.flush(body, current, p, lineno)?;
         }
+        doc.text = text;
         Ok(doc)
     }
 
+    /// Starts a section block; its normalised name is looked up once here, not per entry.
+    fn open_block(&mut self, body: &str, name: (usize, usize), line: usize) -> Current {
+        let raw = body.get(name.0..name.1).unwrap_or("");
+        let lowered;
+        let normal =
+            if raw == "DEFAULT" || !raw.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+                raw
+            } else {
+                lowered = normalize_section(raw);
+                lowered.as_str()
+            };
+        let hash = hash_str(normal);
+        let norm = match self.find_normalized(normal, hash) {
+            Some(i) => i,
+            None => {
+                let i = self.normalized.len();
+                self.normalized.push((normal.to_owned(), hash));
+                self.norm_index.entry(hash).or_insert(i);
+                i
+            }
+        };
+        let block = self.blocks.len();
+        self.blocks.push(RawBlock {
+            name,
+            line,
+            norm,
+            first: self.entries.len(),
+        });
+        Current { block, norm, hash }
+    }
+
+    /// The index of a normalised section name.
+    fn find_normalized(&self, normal: &str, hash: u64) -> Option<usize> {
+        let i = *self.norm_index.get(&hash)?;
+        if self.normalized.get(i).is_some_and(|(n, _)| n == normal) {
+            return Some(i);
+        }
+        self.normalized.iter().position(|(n, _)| n == normal)
+    }
+
     /// Stores a finished assignment; oslo reports a missing section at the line where the value ends.
-    fn flush(&mut self, current: Option<usize>, p: Pending, lineno: usize) -> Result<(), IniError> {
-        let Some(si) = current else {
+    fn flush(
+        &mut self,
+        body: &str,
+        current: Option<Current>,
+        p: Pending,
+        lineno: usize,
+    ) -> Result<(), IniError> {
+        let Some(cur) = current else {
             return Err(IniError {
                 line: lineno,
                 message: "Section must be started before assignment",
                 text: String::new(),
             });
         };
-        let Some(section) = self.sections.get_mut(si) else {
-            return Ok(());
-        };
-        let ei = section.entries.len();
-        section.entries.push(Entry {
-            key: p.key,
-            value: p.value,
-            line: p.line,
-        });
-        let Some(section) = self.sections.get(si) else {
-            return Ok(());
-        };
-        let keys = match self.index.get_mut(section.name.as_str()) {
-            // `DEFAULT` and already lower-case names are their own normal form: no allocation.
-            Some(keys)
-                if section.name == "DEFAULT" || !section.name.chars().any(char::is_uppercase) =>
-            {
-                keys
+        let value = match p.value {
+            PendingValue::Span(a, b) => Text::Span(a, b),
+            PendingValue::Owned(s) => {
+                self.joined.push(s);
+                Text::Joined(self.joined.len() - 1)
             }
-            _ => self
-                .index
-                .entry(normalize_section(&section.name))
-                .or_default(),
         };
-        if let Some(key) = key_at(&self.sections, (si, ei)) {
-            keys.add(key, (si, ei), &self.sections);
-        }
+        let at = self.entries.len();
+        self.entries.push(RawEntry {
+            key: p.key,
+            value,
+            line: p.line,
+            block: cur.block,
+            next: NONE,
+        });
+        self.add_to_index(body, at, cur);
         Ok(())
+    }
+
+    /// Indexes the entry at `at` under its section and key.
+    fn add_to_index(&mut self, body: &str, at: usize, cur: Current) {
+        let Some(e) = self.entries.get(at) else {
+            return;
+        };
+        let key = body.get(e.key.0..e.key.1).unwrap_or("");
+        let hash = combine(cur.hash, hash_str(key));
+        let hits = match self.index.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Hits {
+                    first: at,
+                    last: at,
+                });
+                return;
+            }
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+        };
+        let same = self.entries.get(hits.first).is_some_and(|e| {
+            self.blocks.get(e.block).map(|b| b.norm) == Some(cur.norm)
+                && body.get(e.key.0..e.key.1) == Some(key)
+        });
+        let hits = if same {
+            hits
+        } else {
+            match self
+                .collided
+                .iter_mut()
+                .position(|(n, k, _)| *n == cur.norm && k == key)
+                .and_then(|i| self.collided.get_mut(i))
+            {
+                Some((_, _, hits)) => hits,
+                None => {
+                    self.collided.push((
+                        cur.norm,
+                        key.to_owned(),
+                        Hits {
+                            first: at,
+                            last: at,
+                        },
+                    ));
+                    return;
+                }
+            }
+        };
+        let last = std::mem::replace(&mut hits.last, at);
+        if let Some(prev) = self.entries.get_mut(last) {
+            prev.next = at;
+        }
+    }
+
+    /// The text of a span or joined value.
+    fn text_of(&self, t: Text) -> &str {
+        match t {
+            Text::Span(a, b) => self.text.get(a..b).unwrap_or(""),
+            Text::Joined(i) => self.joined.get(i).map_or("", String::as_str),
+        }
+    }
+
+    fn key_of(&self, e: &RawEntry) -> &str {
+        self.text.get(e.key.0..e.key.1).unwrap_or("")
+    }
+
+    /// Where the values of `key` in the normalised section are, given `combine(hash_str(section),
+    /// hash_str(key))`.
+    fn hits(&self, section: &str, key: &str, hash: u64) -> Option<Hits> {
+        let hits = self.index.get(&hash)?;
+        let e = self.entries.get(hits.first)?;
+        let norm = self.blocks.get(e.block)?.norm;
+        if self.key_of(e) == key && self.normalized.get(norm).is_some_and(|(n, _)| n == section) {
+            return Some(*hits);
+        }
+        if self.collided.is_empty() {
+            return None;
+        }
+        let norm = self.find_normalized(section, hash_str(section))?;
+        self.collided
+            .iter()
+            .find(|(n, k, _)| *n == norm && k == key)
+            .map(|(_, _, h)| *h)
+    }
+
+    /// The last value of a key and its line, with the hash of (section, key) computed by the caller
+    /// (`combine(hash_str(section), hash_str(key))`).
+    pub(crate) fn last_hashed(&self, section: &str, key: &str, hash: u64) -> Option<(&str, usize)> {
+        let hits = self.hits(section, key, hash)?;
+        let e = self.entries.get(hits.last)?;
+        Some((self.text_of(e.value), e.line))
+    }
+
+    /// Every value of a key with its line, in file order (hash as for [`IniDocument::last_hashed`]).
+    pub(crate) fn values_hashed<'a>(
+        &'a self,
+        section: &str,
+        key: &str,
+        hash: u64,
+    ) -> impl Iterator<Item = (&'a str, usize)> + 'a {
+        let mut at = self.hits(section, key, hash).map_or(NONE, |h| h.first);
+        std::iter::from_fn(move || {
+            let e = self.entries.get(at)?;
+            at = e.next;
+            Some((self.text_of(e.value), e.line))
+        })
+    }
+
+    /// The raw names of the section blocks, in file order.
+    pub(crate) fn block_names(&self) -> impl Iterator<Item = &str> {
+        self.blocks
+            .iter()
+            .map(|b| self.text.get(b.name.0..b.name.1).unwrap_or(""))
     }
 
     /// Every section block, in file order.
     pub fn sections(&self) -> &[Section] {
-        &self.sections
+        self.owned.get_or_init(|| {
+            self.blocks
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let end = self
+                        .blocks
+                        .get(i + 1)
+                        .map_or(self.entries.len(), |n| n.first);
+                    Section {
+                        name: self.text.get(b.name.0..b.name.1).unwrap_or("").to_owned(),
+                        line: b.line,
+                        entries: self
+                            .entries
+                            .get(b.first..end)
+                            .unwrap_or(&[])
+                            .iter()
+                            .map(|e| Entry {
+                                key: self.key_of(e).to_owned(),
+                                value: self.text_of(e.value).to_owned(),
+                                line: e.line,
+                            })
+                            .collect(),
+                    }
+                })
+                .collect()
+        })
+    }
+
+    /// The owned entry at a global entry index.
+    fn owned_entry(&self, at: usize) -> Option<&Entry> {
+        let e = self.entries.get(at)?;
+        let block = self.blocks.get(e.block)?;
+        self.sections()
+            .get(e.block)?
+            .entries
+            .get(at.checked_sub(block.first)?)
     }
 
     /// The normalised names of every section of the file (`DEFAULT` kept, others lower-cased).
     pub fn section_names(&self) -> impl Iterator<Item = &str> {
-        self.index.keys().map(String::as_str)
+        self.normalized.iter().map(|(n, _)| n.as_str())
     }
 
     /// Whether the file has the section (given normalised).
     pub fn has_section(&self, normalized: &str) -> bool {
-        self.index.contains_key(normalized)
+        self.find_normalized(normalized, hash_str(normalized))
+            .is_some()
     }
 
     /// Every value of `key` in the section (normalised name), in file order, across repeated sections.
@@ -351,69 +618,80 @@ impl IniDocument {
         normalized_section: &str,
         key: &str,
     ) -> impl Iterator<Item = &'a Entry> + 'a {
-        self.index
-            .get(normalized_section)
-            .and_then(|keys| keys.get(key, &self.sections))
-            .into_iter()
-            .flat_map(|h| std::iter::once(h.first).chain(h.rest.iter().copied()))
-            .filter_map(|(si, ei)| self.sections.get(si).and_then(|s| s.entries.get(ei)))
+        let hash = combine(hash_str(normalized_section), hash_str(key));
+        let mut at = self
+            .hits(normalized_section, key, hash)
+            .map_or(NONE, |h| h.first);
+        std::iter::from_fn(move || {
+            let next = self.entries.get(at)?.next;
+            let e = self.owned_entry(at);
+            at = next;
+            e
+        })
     }
 
     /// The last value of `key` in the section (normalised name): the one oslo uses for a single-valued option.
     pub fn last(&self, normalized_section: &str, key: &str) -> Option<&Entry> {
-        let hits = self
-            .index
-            .get(normalized_section)?
-            .get(key, &self.sections)?;
-        let (si, ei) = hits.rest.last().copied().unwrap_or(hits.first);
-        self.sections.get(si)?.entries.get(ei)
+        let hash = combine(hash_str(normalized_section), hash_str(key));
+        self.owned_entry(self.hits(normalized_section, key, hash)?.last)
     }
 
     /// Whether the section (normalised name) sets `key`.
     pub fn contains(&self, normalized_section: &str, key: &str) -> bool {
-        self.index
-            .get(normalized_section)
-            .is_some_and(|keys| keys.get(key, &self.sections).is_some())
+        let hash = combine(hash_str(normalized_section), hash_str(key));
+        self.hits(normalized_section, key, hash).is_some()
     }
 }
 
-/// Splits like Python's universal newlines: `\r\n`, `\r` and `\n` end a line.
-fn split_lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
+/// Splits like Python's universal newlines: `\r\n`, `\r` and `\n` end a line. Yields each line with the
+/// byte offset where it starts.
+fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    // Most files have no `\r`: then each line ends at the next `\n`, found with `memchr`.
+    let has_cr = text.contains('\r');
+    let mut pos = 0;
     std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        match rest.find(['\r', '\n']) {
+        let rest = text.get(pos..).filter(|r| !r.is_empty())?;
+        let start = pos;
+        let found = if has_cr {
+            rest.find(['\r', '\n'])
+        } else {
+            rest.find('\n')
+        };
+        match found {
             Some(i) => {
-                let line = &rest[..i];
-                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
-                rest = &rest[i + skip..];
-                Some(line)
+                let line = rest.get(..i).unwrap_or("");
+                let skip = if rest.get(i..).is_some_and(|r| r.starts_with("\r\n")) {
+                    2
+                } else {
+                    1
+                };
+                pos += i + skip;
+                Some((start, line))
             }
             None => {
-                let line = rest;
-                rest = "";
-                Some(line)
+                pos = text.len();
+                Some((start, rest))
             }
         }
     })
 }
 
-/// Splits at the first `=` or `:`, strips both sides and removes one pair of matching quotes.
-fn split_key_value(line: &str) -> Option<(&str, &str)> {
-    let at = line.find(['=', ':'])?;
-    let key = line[..at].trim_matches(py_space);
-    let mut value = line[at + 1..].trim_matches(py_space);
-    for q in ['"', '\''] {
-        if value.len() >= 2 && value.starts_with(q) && value.ends_with(q) {
-            value = &value[1..value.len() - 1];
-            break;
-        }
-    }
-    // Python strips a lone quote character too: `value[1:-1]` of `"` is empty.
-    if value == "\"" || value == "'" {
-        value = "";
+/// Splits at the first `=` or `:`, strips both sides and removes one pair of matching quotes; the key's
+/// and the value's ranges within `line`.
+fn split_key_value(line: &str) -> Option<(Range<usize>, Range<usize>)> {
+    let at = line.bytes().position(|b| b == b'=' || b == b':')?;
+    let key = trim_range(line, 0..at);
+    let mut value = trim_range(line, at + 1..line.len());
+    let bytes = line.as_bytes();
+    let (first, last) = (bytes.get(value.start), bytes.get(value.end.wrapping_sub(1)));
+    if value.len() >= 2
+        && let (Some(&q @ (b'"' | b'\'')), Some(&l)) = (first, last)
+        && q == l
+    {
+        value = value.start + 1..value.end - 1;
+    } else if value.len() == 1 && matches!(first, Some(b'"' | b'\'')) {
+        // Python strips a lone quote character too: `value[1:-1]` of `"` is empty.
+        value = value.start..value.start;
     }
     Some((key, value))
 }
@@ -424,49 +702,65 @@ mod tests {
 
     #[test]
     fn a_key_whose_hash_is_taken_by_another_key_is_kept_apart() {
-        let entry = |key: &str, line| Entry {
-            key: key.to_owned(),
-            value: String::new(),
-            line,
+        let text = "[s]\na = 1\nb = 2\nb = 3\na = 4\n";
+        let mut doc = IniDocument::parse(text).expect("parses");
+        // Index again, with `b`'s hash already taken by the first `a`.
+        let cur = Current {
+            block: 0,
+            norm: 0,
+            hash: hash_str("s"),
         };
-        let sections = vec![Section {
-            name: "s".to_owned(),
-            line: 1,
-            entries: vec![entry("a", 2), entry("b", 3), entry("b", 4), entry("a", 5)],
-        }];
-        // Force the collision: `b`'s hash already points at an entry of `a`.
-        let mut keys = Keys::default();
-        keys.by_hash.insert(
-            hash_str("b"),
-            Hits {
-                first: (0, 0),
-                rest: Vec::new(),
-            },
-        );
-        keys.add("b", (0, 1), &sections);
-        keys.add("b", (0, 2), &sections);
-        let b = keys.get("b", &sections).expect("b is indexed");
-        assert_eq!((b.first, b.rest.as_slice()), ((0, 1), &[(0, 2)][..]));
-        assert!(keys.get("a", &sections).is_none(), "a was never added");
-        keys.add("a", (0, 3), &sections);
-        let a = keys.get("a", &sections).expect("a is indexed");
-        assert_eq!(a.first, (0, 3));
+        doc.index.clear();
+        for e in &mut doc.entries {
+            e.next = NONE;
+        }
+        let b_hash = combine(hash_str("s"), hash_str("b"));
+        doc.index.insert(b_hash, Hits { first: 0, last: 0 });
+        for at in 1..4 {
+            doc.add_to_index(text, at, cur);
+        }
+        let values = |key: &str| -> Vec<&str> {
+            let h = combine(hash_str("s"), hash_str(key));
+            doc.values_hashed("s", key, h).map(|(v, _)| v).collect()
+        };
+        assert_eq!(values("b"), ["2", "3"]);
+        assert_eq!(values("a"), ["4"], "the first a was never added");
+        assert_eq!(doc.last_hashed("s", "b", b_hash), Some(("3", 4)));
+        assert!(doc.contains("s", "b"));
+        assert!(!doc.contains("s", "c"));
     }
 
     #[test]
     fn lines_split_like_python() {
-        let v: Vec<_> = split_lines("a\r\nb\rc\n\nd").collect();
+        let v: Vec<_> = split_lines("a\r\nb\rc\n\nd").map(|(_, l)| l).collect();
         assert_eq!(v, ["a", "b", "c", "", "d"]);
+        let v: Vec<_> = split_lines("a\nbc\n\nd\n").collect();
+        assert_eq!(v, [(0, "a"), (2, "bc"), (5, ""), (6, "d")]);
     }
 
     #[test]
     fn key_value_split() {
-        assert_eq!(split_key_value("a:b=c"), Some(("a", "b=c")));
-        assert_eq!(split_key_value("a=b:c"), Some(("a", "b:c")));
-        assert_eq!(split_key_value("a = \"x\""), Some(("a", "x")));
-        assert_eq!(split_key_value("a = '\"x'"), Some(("a", "\"x")));
-        assert_eq!(split_key_value("a = \""), Some(("a", "")));
-        assert_eq!(split_key_value("a"), None);
+        let split = |line: &'static str| split_key_value(line).map(|(k, v)| (&line[k], &line[v]));
+        assert_eq!(split("a:b=c"), Some(("a", "b=c")));
+        assert_eq!(split("a=b:c"), Some(("a", "b:c")));
+        assert_eq!(split("a = \"x\""), Some(("a", "x")));
+        assert_eq!(split("a = '\"x'"), Some(("a", "\"x")));
+        assert_eq!(split("a = \""), Some(("a", "")));
+        assert_eq!(split("a"), None);
+        assert_eq!(
+            split("\u{a0}k\u{3000} =\u{85} v w\u{2003}"),
+            Some(("k", "v w"))
+        );
+        assert_eq!(split("k = \u{a0}"), Some(("k", "")));
+        assert_eq!(split("é = ü"), Some(("é", "ü")));
+    }
+
+    #[test]
+    fn trailing_space_trimmed_like_python() {
+        assert_eq!(trim_end_py("ab \t\u{1f}"), "ab");
+        assert_eq!(trim_end_py("ab\u{a0} \u{3000}"), "ab");
+        assert_eq!(trim_end_py("aé"), "aé");
+        assert_eq!(trim_end_py(" \u{85}"), "");
     }
 
     #[test]

@@ -362,7 +362,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             path: input.clone().into(),
             reason: e.to_string(),
         })?;
-        let doc = IniDocument::parse(&text).map_err(|e| Error::ConfigFileParse {
+        let doc = IniDocument::parse_owned(text).map_err(|e| Error::ConfigFileParse {
             path: input.clone().into(),
             line: e.line,
             message: e.message.to_owned(),
