@@ -9,13 +9,17 @@
 #   scripts/servers.sh env                                         print the OSLO_TEST_* variables to export
 #
 # Must run as root (it drops to each server's own system user). Ports: PostgreSQL 55432, MariaDB 53306,
-# RabbitMQ 5682 (distribution 25682), Redis 56379. The test user everywhere is `oslo` / `oslo-secret`.
+# RabbitMQ 5682 and 5681 over TLS (distribution 25682), Redis 56379. The test user everywhere is `oslo` /
+# `oslo-secret`. RabbitMQ's TLS listener wants a client certificate; `rabbit_tls_files` makes (once) a CA,
+# a server certificate for `localhost` only, a client certificate and a second, unrelated CA under
+# $OSLO_TEST_STATE/rabbit/tls, and `env` names them (OSLO_TEST_RABBIT_TLS_*).
 set -euo pipefail
 
 STATE=${OSLO_TEST_STATE:-/var/tmp/oslo-rs-tests}
 PG_PORT=55432
 MY_PORT=53306
 RABBIT_PORT=5682
+RABBIT_TLS_PORT=5681
 REDIS_PORT=56379
 USER_NAME=oslo
 USER_PASS=oslo-secret
@@ -109,16 +113,49 @@ rabbit_env() {
 rabbitmqctl_() { # shellcheck disable=SC2046
   runuser -u rabbitmq -- env $(rabbit_env) /usr/lib/rabbitmq/bin/rabbitmqctl "$@"; }
 rabbit_running() { pid_alive "$(rb_dir)/rabbit.pid" && rabbitmqctl_ -q status >/dev/null 2>&1; }
+# The TLS material, made once: a CA, a server certificate (SAN `localhost` only, so that connecting to
+# 127.0.0.1 with hostname checking fails), a client certificate, and a second CA that signed neither.
+rabbit_tls_files() {
+  local tls=$1
+  [ -f "$tls/done" ] && return 0
+  rm -rf "$tls" && mkdir -p "$tls"
+  (
+    cd "$tls"
+    for ca in ca other-ca; do
+      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=oslo-rs test $ca" \
+        -keyout "$ca.key" -out "$ca.pem"
+    done
+    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr
+    printf 'subjectAltName = DNS:localhost\nextendedKeyUsage = serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.pem
+    openssl req -newkey rsa:2048 -nodes -subj /CN=oslo-client -keyout client.key -out client.csr
+    printf 'extendedKeyUsage = clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile client.ext -out client.pem
+  ) >"$tls.log" 2>&1 || die "making the RabbitMQ TLS files failed: see $tls.log"
+  chmod 644 "$tls"/*.pem "$tls"/*.key
+  touch "$tls/done"
+}
 rabbit_start() {
   local dir
   dir=$(rb_dir)
   mkdir -p "$dir/log" "$dir/mnesia"
+  rabbit_tls_files "$dir/tls"
   echo '[].' >"$dir/enabled_plugins"
   # Erlang distribution (the server's and rabbitmqctl's) on loopback only, like the AMQP listener.
   printf '%s\n' 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"' \
     'CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"' >"$dir/rabbitmq-env.conf"
   echo '[].' >"$dir/advanced.config"
   printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' $RABBIT_PORT >"$dir/rabbitmq.conf"
+  cat >>"$dir/rabbitmq.conf" <<CONF
+listeners.ssl.default = 127.0.0.1:$RABBIT_TLS_PORT
+ssl_options.cacertfile = $dir/tls/ca.pem
+ssl_options.certfile = $dir/tls/server.pem
+ssl_options.keyfile = $dir/tls/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = true
+CONF
   chown -R rabbitmq: "$dir"
   # shellcheck disable=SC2046
   setsid nohup runuser -u rabbitmq -- env $(rabbit_env) /usr/lib/rabbitmq/bin/rabbitmq-server \
@@ -158,6 +195,11 @@ print_env() {
 export OSLO_TEST_POSTGRES_URL=postgresql://$USER_NAME:$USER_PASS@127.0.0.1:$PG_PORT/oslo_test
 export OSLO_TEST_MYSQL_URL=mysql://$USER_NAME:$USER_PASS@127.0.0.1:$MY_PORT/oslo_test
 export OSLO_TEST_RABBIT_URL=rabbit://$USER_NAME:$USER_PASS@127.0.0.1:$RABBIT_PORT/
+export OSLO_TEST_RABBIT_TLS_URL=rabbit://$USER_NAME:$USER_PASS@localhost:$RABBIT_TLS_PORT/
+export OSLO_TEST_RABBIT_TLS_CA=$(rb_dir)/tls/ca.pem
+export OSLO_TEST_RABBIT_TLS_CERT=$(rb_dir)/tls/client.pem
+export OSLO_TEST_RABBIT_TLS_KEY=$(rb_dir)/tls/client.key
+export OSLO_TEST_RABBIT_TLS_OTHER_CA=$(rb_dir)/tls/other-ca.pem
 export OSLO_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
 export OSLO_TEST_SERVERS=$(cd "$(dirname "$0")" && pwd)/servers.sh
 ENV

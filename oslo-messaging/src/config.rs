@@ -44,13 +44,16 @@
 //!   `rabbit_ha_queues`, `rabbit_quorum_queue`, `rabbit_transient_quorum_queue`,
 //!   `rabbit_quorum_delivery_limit`, `rabbit_quorum_max_memory_length`,
 //!   `rabbit_quorum_max_memory_bytes`, `rabbit_transient_queues_ttl`, `rabbit_qos_prefetch_count`,
-//!   `heartbeat_timeout_threshold`, `heartbeat_rate`, `enable_cancel_on_failover`.
+//!   `heartbeat_timeout_threshold`, `heartbeat_rate`, `enable_cancel_on_failover`, and TLS: `ssl`,
+//!   `ssl_ca_file`, `ssl_cert_file`, `ssl_key_file`, `ssl_version` (`SSLv23` or `TLSv1_2`; TLS 1.0
+//!   and 1.1 are refused) with the `rabbit-tls` feature (without it, `ssl` on is refused).
 //! - Refused when turned on (the driver does not support them, building the transport fails):
-//!   `ssl`, `rabbit_stream_fanout`, `use_queue_manager`, `kombu_compression`, and
-//!   `rabbit_login_method` `EXTERNAL` or `RABBIT-CR-DEMO`.
+//!   `rabbit_stream_fanout`, `use_queue_manager`, `kombu_compression`, and `rabbit_login_method`
+//!   `EXTERNAL` or `RABBIT-CR-DEMO`.
 //! - Registered but without effect: `rpc_conn_pool_size`, `conn_pool_min_size`, `conn_pool_ttl`,
 //!   `kombu_reconnect_splay`, `direct_mandatory_flag`, `hostname`, `processname` (the queue manager
-//!   is not supported), and the `ssl_*` options (TLS is not supported).
+//!   is not supported), and `ssl_enforce_hostname_verification` and `ssl_enforce_fips_mode` (read by
+//!   nothing in the original either).
 //!
 //! `executor_thread_pool_size`, `rpc_ping_enabled` and the `[oslo_messaging_kafka]` options are
 //! registered and listed, and have no effect (there is no thread pool executor, ping endpoint or
@@ -82,6 +85,10 @@ const RABBIT_URL_OPTS: &[&str] = &[
     "amqp_durable_queues",
     "amqp_auto_delete",
     "ssl",
+    "ssl_version",
+    "ssl_key_file",
+    "ssl_cert_file",
+    "ssl_ca_file",
     "kombu_reconnect_delay",
     "kombu_compression",
     "kombu_missing_consumer_retry_timeout",

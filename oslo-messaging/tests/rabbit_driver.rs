@@ -113,7 +113,7 @@ fn url_options_are_checked() {
         "rabbit://h/?foo=1",
         "rabbit://h/?heartbeat_timeout_threshold=abc",
         "rabbit://h/?amqp_durable_queues=maybe",
-        "rabbit://h/?ssl=true",
+        "rabbit://h/?ssl=true&ssl_version=TLSv1",
         "rabbit://h/?rabbit_quorum_queue=true&rabbit_ha_queues=true",
     ] {
         assert!(

@@ -329,7 +329,7 @@ fn a_rabbit_transport_from_config_calls() {
     // An option the driver does not support, turned on, is refused rather than ignored.
     std::fs::write(
         &file,
-        format!("[DEFAULT]\ntransport_url = {url}\n[oslo_messaging_rabbit]\nssl = true\n"),
+        format!("[DEFAULT]\ntransport_url = {url}\n[oslo_messaging_rabbit]\nrabbit_stream_fanout = true\n"),
     )
     .unwrap();
     assert!(Transport::from_config(&parse(&file, HashMap::new())).is_err());

@@ -7,6 +7,8 @@
 //! after a reconnect.
 
 mod options;
+#[cfg(feature = "rabbit-tls")]
+mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -176,6 +178,8 @@ struct Inner {
     opts: RabbitOptions,
     exchange: String,
     uris: Vec<AMQPUri>,
+    #[cfg(feature = "rabbit-tls")]
+    tls: Option<Arc<tls::TlsSetup>>,
     next_host: AtomicUsize,
     publisher: tokio::sync::Mutex<Option<Arc<Chan>>>,
     reply: OnceCell<Arc<ReplyWaiter>>,
@@ -320,14 +324,20 @@ impl Inner {
         let uri = self.uris.get(i).cloned().unwrap_or_default();
         let host = format!("{}:{}", uri.authority.host, uri.authority.port);
         let props = ConnectionProperties::default().with_connection_name(connection_name().into());
-        let connect = Connection::connect_uri(uri, props);
+        let connect = async {
+            #[cfg(feature = "rabbit-tls")]
+            if let Some(tls) = &self.tls {
+                return tls.connect(uri, props).await;
+            }
+            Connection::connect_uri(uri, props)
+                .await
+                .map_err(|e| Error::Connection {
+                    reason: format!("cannot connect to `{host}`: {e}"),
+                })
+        };
         let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                return Err(Error::Connection {
-                    reason: format!("cannot connect to `{host}`: {e}"),
-                });
-            }
+            Ok(Err(e)) => return Err(e),
             Err(_) => {
                 return Err(Error::Connection {
                     reason: format!(
@@ -394,6 +404,10 @@ impl Inner {
                 },
                 Err(e) => e,
             };
+            // A refusal that no retry cures (a TLS certificate the broker or we reject) ends here.
+            if !result.is_retryable() {
+                return Err(result);
+            }
             if retry.is_some_and(|r| attempt >= r) {
                 return Err(Error::DeliveryFailure {
                     reason: format!(
@@ -802,6 +816,15 @@ fn uris(url: &TransportUrl, opts: &RabbitOptions) -> Vec<AMQPUri> {
 impl RabbitDriver {
     pub(crate) fn new(url: &TransportUrl, options: &TransportOptions) -> Result<Self> {
         let opts = RabbitOptions::from_url(url)?;
+        #[cfg(feature = "rabbit-tls")]
+        let tls = tls::TlsSetup::from_options(&opts)?;
+        #[cfg(not(feature = "rabbit-tls"))]
+        if opts.ssl || opts.amqps {
+            return Err(Error::Configuration(
+                "TLS (`ssl`, `kombu+amqps`) needs the `rabbit-tls` feature of oslo-messaging"
+                    .into(),
+            ));
+        }
         let mut uris = uris(url, &opts);
         if uris.len() > 1 {
             use rand::seq::SliceRandom;
@@ -812,6 +835,8 @@ impl RabbitDriver {
                 opts,
                 exchange: options.control_exchange.clone(),
                 uris,
+                #[cfg(feature = "rabbit-tls")]
+                tls,
                 next_host: AtomicUsize::new(0),
                 publisher: tokio::sync::Mutex::new(None),
                 reply: OnceCell::new(),

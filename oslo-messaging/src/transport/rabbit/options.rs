@@ -27,6 +27,15 @@ pub(crate) struct RabbitOptions {
     pub(crate) rabbit_quorum_max_memory_bytes: u32,
     pub(crate) enable_cancel_on_failover: bool,
     pub(crate) login_amqplain: bool,
+    /// `ssl`, or a `kombu+amqps` URL.
+    pub(crate) ssl: bool,
+    pub(crate) ssl_version: String,
+    pub(crate) ssl_key_file: String,
+    pub(crate) ssl_cert_file: String,
+    pub(crate) ssl_ca_file: String,
+    /// The URL's scheme is `kombu+amqps`: TLS with the defaults even when `ssl` is off (kombu's
+    /// `SSLTransport`), and then without the `ssl_*` files.
+    pub(crate) amqps: bool,
 }
 
 impl Default for RabbitOptions {
@@ -52,6 +61,12 @@ impl Default for RabbitOptions {
             rabbit_quorum_max_memory_bytes: 0,
             enable_cancel_on_failover: false,
             login_amqplain: true,
+            ssl: false,
+            ssl_version: String::new(),
+            ssl_key_file: String::new(),
+            ssl_cert_file: String::new(),
+            ssl_ca_file: String::new(),
+            amqps: false,
         }
     }
 }
@@ -76,7 +91,10 @@ impl RabbitOptions {
     /// The defaults, overridden by the URL's query parameters. An unknown parameter is an error, as in the
     /// original.
     pub(crate) fn from_url(url: &TransportUrl) -> Result<Self> {
-        let mut o = RabbitOptions::default();
+        let mut o = RabbitOptions {
+            amqps: url.transport.eq_ignore_ascii_case("kombu+amqps"),
+            ..RabbitOptions::default()
+        };
         for (k, v) in &url.query {
             match k.as_str() {
                 "heartbeat_timeout_threshold" => o.heartbeat_timeout_threshold = parse(k, v)?,
@@ -123,8 +141,16 @@ impl RabbitOptions {
                         }
                     }
                 }
-                "ssl" if !boolean(k, v)? => {}
-                "ssl" | "rabbit_stream_fanout" | "use_queue_manager" | "kombu_compression" => {
+                "ssl" => o.ssl = boolean(k, v)?,
+                "ssl_version" => o.ssl_version = v.clone(),
+                "ssl_key_file" => o.ssl_key_file = v.clone(),
+                "ssl_cert_file" => o.ssl_cert_file = v.clone(),
+                "ssl_ca_file" => o.ssl_ca_file = v.clone(),
+                // Deprecated in the original and read by nothing there.
+                "ssl_enforce_hostname_verification" | "ssl_enforce_fips_mode" => {
+                    boolean(k, v)?;
+                }
+                "rabbit_stream_fanout" | "use_queue_manager" | "kombu_compression" => {
                     return Err(Error::Configuration(format!(
                         "option `{k}` is not supported by this driver"
                     )));

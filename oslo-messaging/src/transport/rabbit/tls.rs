@@ -1,0 +1,463 @@
+//! TLS to the broker (`ssl` and the `ssl_*` options), through rustls on the ring provider.
+//!
+//! lapin's own TLS support would bring a second crypto provider (aws-lc-rs) or a PKCS#12 parser, so the
+//! connection is opened here instead: TCP through tokio, the TLS handshake through `futures-rustls`, and
+//! the finished stream handed to lapin's [`Connection::connector`] through a runtime kit ([`Kit`]) whose
+//! TCP stream type is "plain or TLS". A handshake therefore fails here, with rustls's own reason.
+//!
+//! What is verified follows what the Python driver asks of Python's `ssl` module:
+//! - the certificate chain always, against `ssl_ca_file` when set, else against the system's store
+//!   (`SSL_CERT_FILE` or the distribution's bundle, and `SSL_CERT_DIR`, as OpenSSL's defaults);
+//! - the host name (and SNI) only when `ssl_ca_file` is set: the original passes the URL's host as
+//!   `server_hostname` when it names one host, and `None` otherwise, which kombu replaces with the host
+//!   it connects to; so each connection checks the name of the host it reached;
+//! - a client certificate when `ssl_cert_file` is set, its key from `ssl_key_file` or else from the
+//!   certificate file (`load_cert_chain(certfile, keyfile)`).
+
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_rs::Tokio;
+use async_rs::traits::{Executor, Reactor, RuntimeKit};
+use async_rs::util::Task;
+use futures::Stream as FuturesStream;
+use futures::io::{AsyncRead, AsyncWrite};
+use lapin::uri::AMQPUri;
+use lapin::{AsyncTcpStream, Connection, ConnectionProperties};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+
+use super::RabbitOptions;
+use crate::{Error, Result};
+
+/// The TLS protocol versions `ssl_version` allows.
+fn protocol_versions(
+    version: &str,
+) -> Result<&'static [&'static rustls::SupportedProtocolVersion]> {
+    static ANY: &[&rustls::SupportedProtocolVersion] =
+        &[&rustls::version::TLS13, &rustls::version::TLS12];
+    static TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+    match version.to_ascii_lowercase().as_str() {
+        // Python's PROTOCOL_SSLv23 (= PROTOCOL_TLS): the best both sides have.
+        "" | "sslv23" => Ok(ANY),
+        "tlsv1_2" => Ok(TLS12),
+        "tlsv1" | "tlsv1_1" => Err(Error::Configuration(format!(
+            "`ssl_version` `{version}` is not supported: TLS 1.0 and 1.1 are not available (use `TLSv1_2` or `SSLv23`)"
+        ))),
+        _ => Err(Error::Configuration(format!(
+            "invalid SSL version `{version}`"
+        ))),
+    }
+}
+
+fn read_error(what: &str, path: &str, e: impl std::fmt::Display) -> Error {
+    Error::Configuration(format!("cannot read the {what} `{path}`: {e}"))
+}
+
+fn certificates(what: &str, path: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_file_iter(Path::new(path))
+        .map_err(|e| read_error(what, path, e))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| read_error(what, path, e))?;
+    if certs.is_empty() {
+        return Err(read_error(what, path, "no PEM certificate in it"));
+    }
+    Ok(certs)
+}
+
+/// The trust anchors: the CA file's certificates, or the system's store.
+fn roots(ca_file: &str) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    if !ca_file.is_empty() {
+        for cert in certificates("CA file", ca_file)? {
+            roots
+                .add(cert)
+                .map_err(|e| read_error("CA file", ca_file, e))?;
+        }
+        return Ok(roots);
+    }
+    let (added, _ignored) = roots.add_parsable_certificates(system_certificates());
+    if added == 0 {
+        return Err(Error::Configuration(
+            "`ssl` is on without `ssl_ca_file` and the system's certificate store is empty".into(),
+        ));
+    }
+    Ok(roots)
+}
+
+/// Where distributions keep OpenSSL's default bundle (Debian's first).
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// OpenSSL's default trust store, which Python's `load_default_certs` loads: the file `SSL_CERT_FILE`
+/// (else the distribution's bundle) and the files of the directories in `SSL_CERT_DIR`.
+fn system_certificates() -> Vec<CertificateDer<'static>> {
+    let pem_file = |path: &Path| -> Vec<CertificateDer<'static>> {
+        match CertificateDer::pem_file_iter(path) {
+            Ok(certs) => certs.filter_map(std::result::Result::ok).collect(),
+            Err(e) => {
+                tracing::debug!(target: "rabbit", path = %path.display(), error = %e, "no certificates read");
+                Vec::new()
+            }
+        }
+    };
+    let mut certs = match std::env::var_os("SSL_CERT_FILE") {
+        Some(file) => pem_file(Path::new(&file)),
+        None => SYSTEM_BUNDLES
+            .iter()
+            .map(Path::new)
+            .find(|p| p.is_file())
+            .map(pem_file)
+            .unwrap_or_default(),
+    };
+    if let Some(dirs) = std::env::var_os("SSL_CERT_DIR") {
+        for dir in std::env::split_paths(&dirs) {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if entry.path().is_file() {
+                    certs.extend(pem_file(&entry.path()));
+                }
+            }
+        }
+    }
+    certs
+}
+
+/// Checks the chain with webpki and, unless told to check the host name, accepts a certificate whose
+/// only fault is a name that does not match (Python's `check_hostname = False` with `CERT_REQUIRED`).
+#[derive(Debug)]
+struct Verifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    check_hostname: bool,
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            // webpki checks the name after the chain: a name error means the chain is good.
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_hostname => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// What every TLS connection of one transport uses.
+pub(crate) struct TlsSetup {
+    connector: futures_rustls::TlsConnector,
+}
+
+impl std::fmt::Debug for TlsSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSetup").finish_non_exhaustive()
+    }
+}
+
+impl TlsSetup {
+    /// The TLS settings of the options, or `None` when the transport does not use TLS.
+    pub(crate) fn from_options(o: &RabbitOptions) -> Result<Option<Arc<TlsSetup>>> {
+        if !o.ssl && !o.amqps {
+            return Ok(None);
+        }
+        // A `kombu+amqps` URL with `ssl` off gets kombu's defaults: no `ssl_*` option applies.
+        let empty = RabbitOptions::default();
+        let o = if o.ssl { o } else { &empty };
+        let versions = protocol_versions(&o.ssl_version)?;
+        let check_hostname = !o.ssl_ca_file.is_empty();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let webpki = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots(&o.ssl_ca_file)?),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| Error::Configuration(format!("bad TLS trust anchors: {e}")))?;
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .map_err(|e| Error::Configuration(format!("bad TLS settings: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Verifier {
+                webpki,
+                check_hostname,
+            }));
+        let mut config = if o.ssl_cert_file.is_empty() {
+            builder.with_no_client_auth()
+        } else {
+            let chain = certificates("client certificate file", &o.ssl_cert_file)?;
+            let (what, key_path) = if o.ssl_key_file.is_empty() {
+                ("client certificate file", o.ssl_cert_file.as_str())
+            } else {
+                ("client key file", o.ssl_key_file.as_str())
+            };
+            let key = PrivateKeyDer::from_pem_file(Path::new(key_path))
+                .map_err(|e| read_error(what, key_path, e))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::Configuration(format!("bad client certificate or key: {e}")))?
+        };
+        config.enable_sni = check_hostname;
+        Ok(Some(Arc::new(TlsSetup {
+            connector: futures_rustls::TlsConnector::from(Arc::new(config)),
+        })))
+    }
+
+    /// Opens a TCP connection to the URI's host, shakes hands, and runs the AMQP connection over it.
+    pub(crate) async fn connect(
+        &self,
+        uri: AMQPUri,
+        props: ConnectionProperties,
+    ) -> Result<Connection> {
+        let (host, port) = (uri.authority.host.clone(), uri.authority.port);
+        let shown = format!("{host}:{port}");
+        let kit = Kit(Tokio::current());
+        let unreachable = |e: io::Error| Error::Connection {
+            reason: format!("cannot connect to `{shown}`: {e}"),
+        };
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(unreachable)?
+            .collect();
+        let tcp = kit.0.tcp_connect(addrs).await.map_err(unreachable)?;
+        let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))
+            .map_err(|e| Error::Configuration(format!("bad TLS server name `{host}`: {e}")))?
+            .to_owned();
+        let tls = self
+            .connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| handshake_error(&shown, e))?;
+        let slot = Arc::new(Mutex::new(Some(Stream::Tls(Box::new(tls)))));
+        let runtime = async_rs::Runtime::new(kit);
+        Connection::connector(
+            uri,
+            runtime,
+            async move |_uri, _runtime| {
+                let stream = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                stream.map(AsyncTcpStream::Plain).ok_or_else(|| {
+                    lapin::Error::from(io::Error::new(
+                        io::ErrorKind::NotConnected,
+                        "the TLS connection was already used (no automatic recovery)",
+                    ))
+                })
+            },
+            props,
+        )
+        .await
+        .map_err(|e| match e.kind() {
+            // In TLS 1.3 the broker judges our certificate after the handshake: its alert arrives here.
+            lapin::ErrorKind::IOError(io) if tls_refusal(io).is_some() => {
+                Error::Configuration(format!("TLS connection to `{shown}` refused: {e}"))
+            }
+            _ => Error::Connection {
+                reason: format!("cannot connect to `{shown}`: {e}"),
+            },
+        })
+    }
+}
+
+/// A failed handshake: a TLS refusal (certificate, alert, no common version) is not cured by retrying
+/// and says why; a broken socket is a connection error like any other.
+fn handshake_error(host: &str, e: io::Error) -> Error {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => Error::Configuration(format!("TLS handshake with `{host}` failed: {tls}")),
+        None => Error::Connection {
+            reason: format!("TLS handshake with `{host}` failed: {e}"),
+        },
+    }
+}
+
+fn tls_refusal(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+type Plain = <Tokio as Reactor>::TcpStream;
+
+/// The stream lapin runs the AMQP connection over.
+pub(crate) enum Stream {
+    Plain(Plain),
+    Tls(Box<futures_rustls::client::TlsStream<Plain>>),
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stream::Plain(_) => "Stream::Plain",
+            Stream::Tls(_) => "Stream::Tls",
+        })
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read_vectored(cx, bufs),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_close(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
+        }
+    }
+}
+
+/// async-rs's tokio kit, with a TCP stream that may be TLS: lapin's connection and I/O loop run on it
+/// exactly as on the default kit.
+#[derive(Debug, Clone)]
+pub(crate) struct Kit(Tokio);
+
+impl RuntimeKit for Kit {}
+
+impl Executor for Kit {
+    type Task<T: Send + 'static> = <Tokio as Executor>::Task<T>;
+
+    fn block_on<T, F: Future<Output = T>>(&self, f: F) -> T {
+        self.0.block_on(f)
+    }
+
+    fn spawn<T: Send + 'static, F: Future<Output = T> + Send + 'static>(
+        &self,
+        f: F,
+    ) -> Task<Self::Task<T>> {
+        self.0.spawn(f)
+    }
+
+    fn spawn_blocking<T: Send + 'static, F: FnOnce() -> T + Send + 'static>(
+        &self,
+        f: F,
+    ) -> Task<Self::Task<T>> {
+        self.0.spawn_blocking(f)
+    }
+}
+
+impl Reactor for Kit {
+    type TcpStream = Stream;
+    type Sleep = <Tokio as Reactor>::Sleep;
+
+    fn register<H: Read + Write + AsFd + AsRawFd + Send + 'static>(
+        &self,
+        socket: H,
+    ) -> io::Result<impl AsyncRead + AsyncWrite + Send + Unpin + 'static> {
+        self.0.register(socket)
+    }
+
+    fn sleep(&self, dur: Duration) -> Self::Sleep {
+        self.0.sleep(dur)
+    }
+
+    fn interval(&self, dur: Duration) -> impl FuturesStream<Item = Instant> + Send + 'static {
+        self.0.interval(dur)
+    }
+
+    fn tcp_connect_addr(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::TcpStream>> + Send + 'static {
+        let connect = self.0.tcp_connect_addr(addr);
+        async move { connect.await.map(Stream::Plain) }
+    }
+}

@@ -1,0 +1,439 @@
+//! TLS to RabbitMQ (`ssl`, `ssl_ca_file`, `ssl_cert_file`, `ssl_key_file`, `ssl_version`) against the
+//! broker's TLS listener that the test script starts (`OSLO_TEST_RABBIT_TLS_URL`, a server certificate for
+//! `localhost` only, signed by `OSLO_TEST_RABBIT_TLS_CA`; the broker wants a client certificate).
+#![cfg(feature = "rabbit-tls")]
+
+use std::time::{Duration, Instant};
+
+use oslo_messaging::{
+    Context, Endpoint, Error, NotificationEndpoint, NotificationListener, NotificationResult,
+    Notifier, Priority, RemoteError, RpcClient, RpcServer, Target, Transport,
+};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// The TLS listener's URL and files, holding the shared broker lock (the fault tests restart the broker
+/// only under the exclusive one).
+struct Tls {
+    url: String,
+    ca: String,
+    cert: String,
+    key: String,
+    other_ca: String,
+    _lock: std::fs::File,
+}
+
+fn tls() -> Option<Tls> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let Some(url) = var("OSLO_TEST_RABBIT_TLS_URL") else {
+        assert!(
+            std::env::var("OSLO_TEST_REQUIRE_SERVERS").as_deref() != Ok("1"),
+            "OSLO_TEST_RABBIT_TLS_URL is not set but OSLO_TEST_REQUIRE_SERVERS=1"
+        );
+        eprintln!("skipped: OSLO_TEST_RABBIT_TLS_URL is not set (run through scripts/test.sh)");
+        return None;
+    };
+    let lock = std::fs::File::create(std::env::temp_dir().join("oslo-rs-rabbit-tests.lock"))
+        .expect("create the broker lock file");
+    lock.lock_shared().expect("take the broker lock");
+    let must = |name: &str| var(name).unwrap_or_else(|| panic!("{name} is not set"));
+    Some(Tls {
+        url,
+        ca: must("OSLO_TEST_RABBIT_TLS_CA"),
+        cert: must("OSLO_TEST_RABBIT_TLS_CERT"),
+        key: must("OSLO_TEST_RABBIT_TLS_KEY"),
+        other_ca: must("OSLO_TEST_RABBIT_TLS_OTHER_CA"),
+        _lock: lock,
+    })
+}
+
+fn enc(s: &str) -> String {
+    s.replace('%', "%25").replace('/', "%2F")
+}
+
+impl Tls {
+    /// The listener's URL with `ssl=true`, the client certificate and the given CA file.
+    fn url_with_ca(&self, ca: &str) -> String {
+        format!(
+            "{}?ssl=true&ssl_ca_file={}&ssl_cert_file={}&ssl_key_file={}",
+            self.url,
+            enc(ca),
+            enc(&self.cert),
+            enc(&self.key)
+        )
+    }
+
+    fn good_url(&self) -> String {
+        self.url_with_ca(&self.ca)
+    }
+
+    /// The listener's port.
+    fn port(&self) -> &str {
+        self.url
+            .rsplit_once(':')
+            .map(|(_, p)| p.trim_end_matches('/'))
+            .expect("a port in OSLO_TEST_RABBIT_TLS_URL")
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn echo_server(transport: &Transport, topic: &str) -> RpcServer {
+    let endpoint = Endpoint::new()
+        .json_method("echo", |_ctxt, args| async move {
+            Ok::<_, RemoteError>(Value::Object(args))
+        })
+        .json_method("fail", |_ctxt, _args| async {
+            Err::<Value, _>(RemoteError::new("ValueError", "no"))
+        });
+    let server = RpcServer::builder(transport.clone(), Target::topic(topic).with_server("s1"))
+        .endpoint(endpoint)
+        .build()
+        .expect("server");
+    server.start().await.expect("server start over TLS");
+    server
+}
+
+#[tokio::test]
+async fn rpc_and_notifications_over_tls() {
+    let Some(tls) = tls() else { return };
+    let transport = Transport::new(&tls.good_url()).expect("transport");
+    let topic = unique("tls_rpc");
+    let server = echo_server(&transport, &topic).await;
+
+    let client = RpcClient::builder(transport.clone(), Target::topic(&topic))
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let got = client
+        .call_json(&Context::new(), "echo", json!({"x": [1, "two"]}))
+        .await
+        .expect("call over TLS");
+    assert_eq!(got, json!({"x": [1, "two"]}));
+    let err = client
+        .call_json(&Context::new(), "fail", json!({}))
+        .await
+        .expect_err("remote failure");
+    assert_eq!(err.remote().map(|r| r.class()), Some("ValueError"));
+    client
+        .cast(&Context::new(), "echo", json!({"x": 1}))
+        .await
+        .expect("cast over TLS");
+
+    // Notifications, through a listener on its own TLS connection.
+    let ntopic = unique("tls_notif");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let listener = NotificationListener::builder(transport.clone(), vec![Target::topic(&ntopic)])
+        .endpoint(NotificationEndpoint::new().on(Priority::Info, move |n| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((n.event_type, n.payload));
+                NotificationResult::Handled
+            }
+        }))
+        .build()
+        .expect("listener");
+    listener.start().await.expect("listener start over TLS");
+    let notifier = Notifier::builder(transport.clone())
+        .publisher_id("rust.tls")
+        .driver("messagingv2")
+        .topics([ntopic.as_str()])
+        .build()
+        .expect("notifier");
+    notifier
+        .info(&Context::new(), "tls.event", json!({"n": 7}))
+        .await
+        .expect("notify over TLS");
+    let (event, payload) = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("notification in time")
+        .expect("notification");
+    assert_eq!((event.as_str(), payload), ("tls.event", json!({"n": 7})));
+
+    listener.stop().await;
+    listener.wait().await;
+    server.stop().await;
+    server.wait().await;
+    transport.cleanup().await;
+}
+
+/// `ssl_version` `TLSv1_2` pins the protocol; `SSLv23` lets the sides agree (TLS 1.3 here).
+#[tokio::test]
+async fn ssl_version_choices() {
+    let Some(tls) = tls() else { return };
+    for version in ["TLSv1_2", "sslv23"] {
+        let url = format!("{}&ssl_version={version}", tls.good_url());
+        let transport = Transport::new(&url).expect("transport");
+        let topic = unique("tls_version");
+        let server = echo_server(&transport, &topic).await;
+        let client = RpcClient::builder(transport.clone(), Target::topic(&topic))
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        let got = client
+            .call_json(&Context::new(), "echo", json!({"v": version}))
+            .await
+            .unwrap_or_else(|e| panic!("call with ssl_version {version}: {e}"));
+        assert_eq!(got, json!({"v": version}));
+        server.stop().await;
+        server.wait().await;
+        transport.cleanup().await;
+    }
+    for (version, says) in [
+        ("TLSv1", "not supported"),
+        ("TLSv1_1", "not supported"),
+        ("SSLv3", "invalid SSL version"),
+    ] {
+        let url = format!("{}&ssl_version={version}", tls.good_url());
+        let err = Transport::new(&url).expect_err(version);
+        assert!(
+            matches!(&err, Error::Configuration(m) if m.contains(says)),
+            "{version}: {err}"
+        );
+    }
+}
+
+/// A CA that did not sign the broker's certificate: calls, casts and servers fail at once with the
+/// reason, instead of retrying until a timeout.
+#[tokio::test]
+async fn wrong_ca_is_a_clear_error() {
+    let Some(tls) = tls() else { return };
+    let transport = Transport::new(&tls.url_with_ca(&tls.other_ca)).expect("transport");
+    let client = RpcClient::builder(transport.clone(), Target::topic(unique("tls_wrong_ca")))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+
+    let start = Instant::now();
+    let err = client
+        .call_json(&Context::new(), "echo", json!({}))
+        .await
+        .expect_err("no trust in the broker");
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        start.elapsed()
+    );
+    let text = err.to_string();
+    assert!(!err.is_retryable(), "{text}");
+    assert!(
+        text.contains("TLS handshake with `localhost:") && text.contains("UnknownIssuer"),
+        "{text}"
+    );
+
+    // A cast with unlimited retries does not retry this either.
+    let start = Instant::now();
+    let err = client
+        .cast(&Context::new(), "echo", json!({}))
+        .await
+        .expect_err("cast refused");
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+
+    let server = RpcServer::builder(
+        transport.clone(),
+        Target::topic(unique("tls_wrong_ca")).with_server("s"),
+    )
+    .endpoint(Endpoint::new())
+    .build()
+    .expect("server");
+    let err = server.start().await.expect_err("server cannot subscribe");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+}
+
+/// With `ssl_ca_file`, the broker's name is checked against the host connected to, as Python's driver
+/// does (through kombu when the URL names several hosts): the certificate names `localhost` only.
+#[tokio::test]
+async fn hostname_checked_with_a_ca_file() {
+    let Some(tls) = tls() else { return };
+    let port = tls.port();
+    let by_ip = tls.good_url().replace("@localhost:", "@127.0.0.1:");
+    let two_hosts = by_ip.replace(
+        &format!("@127.0.0.1:{port}/"),
+        &format!("@127.0.0.1:{port},oslo:oslo-secret@127.0.0.1:{port}/"),
+    );
+    assert_ne!(two_hosts, by_ip);
+    for url in [by_ip, two_hosts] {
+        let transport = Transport::new(&url).expect("transport");
+        let client = RpcClient::builder(transport.clone(), Target::topic(unique("tls_name")))
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        let err = client
+            .call_json(&Context::new(), "echo", json!({}))
+            .await
+            .expect_err("name mismatch");
+        assert!(err.to_string().contains("not valid for name"), "{err}");
+    }
+}
+
+/// Without `ssl_ca_file` (and with a `kombu+amqps` URL, which turns TLS on by itself) the system's store
+/// is used, where the test CA is unknown.
+#[tokio::test]
+async fn without_a_ca_file_the_system_store_is_used() {
+    let Some(tls) = tls() else { return };
+    let with_ssl = format!(
+        "{}?ssl=true&ssl_cert_file={}&ssl_key_file={}",
+        tls.url,
+        enc(&tls.cert),
+        enc(&tls.key)
+    );
+    let amqps = tls.url.replacen("rabbit://", "kombu+amqps://", 1);
+    for url in [with_ssl, amqps] {
+        let transport = Transport::new(&url).expect("transport");
+        let client = RpcClient::builder(transport.clone(), Target::topic(unique("tls_system")))
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        let err = client
+            .call_json(&Context::new(), "echo", json!({}))
+            .await
+            .expect_err("unknown CA");
+        assert!(err.to_string().contains("UnknownIssuer"), "{url}: {err}");
+    }
+}
+
+/// TLS to the plain AMQP port fails at once: the broker does not speak TLS there.
+#[tokio::test]
+async fn tls_to_a_plain_listener_fails_at_once() {
+    let Some(tls) = tls() else { return };
+    let Ok(plain) = std::env::var("OSLO_TEST_RABBIT_URL") else {
+        return;
+    };
+    let url = format!(
+        "{plain}?ssl=true&ssl_ca_file={}&ssl_cert_file={}&ssl_key_file={}",
+        enc(&tls.ca),
+        enc(&tls.cert),
+        enc(&tls.key)
+    );
+    let transport = Transport::new(&url).expect("transport");
+    let client = RpcClient::new(transport, Target::topic(unique("tls_plain"))).expect("client");
+    let start = Instant::now();
+    let err = client
+        .cast(&Context::new(), "echo", json!({}))
+        .await
+        .expect_err("not a TLS listener");
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(err.to_string().contains("TLS handshake with"), "{err}");
+}
+
+/// The broker wants a client certificate: without one it refuses the connection. In TLS 1.3 its verdict
+/// comes after the handshake, as an alert (a refusal no retry cures) or, when the socket closes before the
+/// alert is read, as a lost connection (retried like any other, here not at all).
+#[tokio::test]
+async fn client_certificate_is_required_by_the_broker() {
+    let Some(tls) = tls() else { return };
+    let url = format!("{}?ssl=true&ssl_ca_file={}", tls.url, enc(&tls.ca));
+    let transport = Transport::new(&url).expect("transport");
+    let client = RpcClient::builder(transport.clone(), Target::topic(unique("tls_no_cert")))
+        .retry(Some(0))
+        .build()
+        .expect("client");
+    let err = client
+        .cast(&Context::new(), "echo", json!({}))
+        .await
+        .expect_err("no client certificate");
+    let text = err.to_string();
+    match err {
+        Error::Configuration(_) => assert!(text.contains("CertificateRequired"), "{text}"),
+        Error::DeliveryFailure { .. } => assert!(text.contains("localhost:"), "{text}"),
+        other => panic!("unexpected error: {other}"),
+    }
+}
+
+/// Bad files are reported when the transport is built, naming the file.
+#[test]
+fn unreadable_files_are_configuration_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.pem");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").expect("write");
+    for (option, path, says) in [
+        ("ssl_ca_file", &missing, "cannot read the CA file"),
+        ("ssl_ca_file", &empty, "no PEM certificate"),
+        (
+            "ssl_cert_file",
+            &missing,
+            "cannot read the client certificate file",
+        ),
+    ] {
+        let url = format!(
+            "rabbit://u:p@localhost:1/?ssl=true&{option}={}",
+            enc(path.to_str().expect("utf-8 path"))
+        );
+        let err = Transport::new(&url).expect_err(option);
+        let text = err.to_string();
+        assert!(matches!(err, Error::Configuration(_)), "{text}");
+        assert!(
+            text.contains(says) && text.contains(path.to_str().unwrap()),
+            "{text}"
+        );
+    }
+}
+
+/// `SSL_CERT_FILE` replaces the system's store, as it does for OpenSSL and so for Python: a process told
+/// to trust the test CA reaches the broker without `ssl_ca_file`, and then checks no name (`127.0.0.1`).
+#[cfg(feature = "tools")]
+#[tokio::test]
+async fn ssl_cert_file_replaces_the_system_store() {
+    let Some(tls) = tls() else { return };
+    let transport = Transport::new(&tls.good_url()).expect("transport");
+    let topic = unique("tls_env");
+    let server = echo_server(&transport, &topic).await;
+    let url = format!(
+        "{}?ssl=true&ssl_cert_file={}&ssl_key_file={}",
+        tls.url.replace("@localhost:", "@127.0.0.1:"),
+        enc(&tls.cert),
+        enc(&tls.key)
+    );
+    let topic_arg = topic.clone();
+    let run = move |cert_file: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_oslo-rpc"))
+            .args([
+                "call",
+                "--url",
+                &url,
+                "--topic",
+                &topic_arg,
+                "--timeout",
+                "20",
+            ])
+            .args(["echo", r#"{"via": "env"}"#])
+            .env("SSL_CERT_FILE", cert_file)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .expect("run oslo-rpc")
+    };
+    let (ok, refused) = tokio::task::spawn_blocking({
+        let (ca, other) = (tls.ca.clone(), tls.other_ca.clone());
+        move || (run(&ca), run(&other))
+    })
+    .await
+    .expect("join");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let got: Value = serde_json::from_slice(&ok.stdout).expect("JSON result");
+    assert_eq!(got, json!({"via": "env"}));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("UnknownIssuer"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    server.stop().await;
+    server.wait().await;
+    transport.cleanup().await;
+}
