@@ -4,6 +4,8 @@
 pub mod config;
 mod error;
 pub mod notify;
+#[cfg(feature = "stevedore")]
+pub mod plugins;
 mod remote;
 pub mod rpc;
 mod serializer;

@@ -47,9 +47,36 @@ enum NotifyDriver {
     Routing(Arc<RoutingRules>),
     Noop,
     Test,
+    /// Another crate's driver, registered through stevedore.
+    #[cfg(feature = "stevedore")]
+    Plugin(Arc<dyn crate::plugins::NotificationDriver>),
 }
 
+/// The driver called `name`: with the `stevedore` feature, the `oslo.messaging.notify.drivers` plugin
+/// of that name, among which are the built-in drivers.
 fn driver_by_name(name: &str, routing: Option<&Arc<RoutingRules>>) -> Result<NotifyDriver> {
+    #[cfg(feature = "stevedore")]
+    {
+        from_plugin(crate::plugins::notification_driver(name)?, routing)
+    }
+    #[cfg(not(feature = "stevedore"))]
+    {
+        builtin_driver(name, routing)
+    }
+}
+
+#[cfg(feature = "stevedore")]
+fn from_plugin(
+    plugin: crate::plugins::Loaded,
+    routing: Option<&Arc<RoutingRules>>,
+) -> Result<NotifyDriver> {
+    match plugin {
+        crate::plugins::Loaded::Builtin(name) => builtin_driver(name, routing),
+        crate::plugins::Loaded::Custom(driver) => Ok(NotifyDriver::Plugin(driver)),
+    }
+}
+
+fn builtin_driver(name: &str, routing: Option<&Arc<RoutingRules>>) -> Result<NotifyDriver> {
     Ok(match name {
         "messagingv2" => NotifyDriver::Messaging(NotificationFormat::V2),
         "messaging" => NotifyDriver::Messaging(NotificationFormat::V1),
@@ -142,6 +169,12 @@ impl NotifierBuilder {
     }
     /// Loads the drivers and builds the notifier.
     pub fn build(self) -> Result<Notifier> {
+        #[cfg(feature = "stevedore")]
+        let drivers = crate::plugins::notification_drivers(&self.drivers)?
+            .into_iter()
+            .map(|d| from_plugin(d, self.routing.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        #[cfg(not(feature = "stevedore"))]
         let drivers = self
             .drivers
             .iter()
@@ -312,6 +345,19 @@ impl Notifier {
                 Ok(())
             }
             NotifyDriver::Noop => Ok(()),
+            #[cfg(feature = "stevedore")]
+            NotifyDriver::Plugin(driver) => {
+                driver
+                    .notify(crate::plugins::OutgoingNotification {
+                        transport: &self.transport,
+                        topics: &self.topics,
+                        ctxt: &out.ctxt,
+                        message: &out.message,
+                        priority,
+                        retry: self.retry,
+                    })
+                    .await
+            }
             NotifyDriver::Test => {
                 test_store()
                     .lock()

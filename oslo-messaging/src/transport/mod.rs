@@ -292,6 +292,23 @@ impl TransportBuilder {
 }
 
 fn make_driver(url: &TransportUrl, options: &TransportOptions) -> Result<Arc<dyn Driver>> {
+    // With the `stevedore` feature the scheme names a plugin of `oslo.messaging.drivers`, among which
+    // are the built-in drivers below.
+    #[cfg(feature = "stevedore")]
+    {
+        crate::plugins::transport_driver(url, options)
+    }
+    #[cfg(not(feature = "stevedore"))]
+    {
+        builtin_driver(url, options)
+    }
+}
+
+/// The built-in drivers, by the URL's scheme.
+pub(crate) fn builtin_driver(
+    url: &TransportUrl,
+    options: &TransportOptions,
+) -> Result<Arc<dyn Driver>> {
     match url.driver() {
         "memory" | "fake" => Ok(Arc::new(memory::MemoryDriver::new(url, options)?)),
         #[cfg(feature = "rabbit")]
