@@ -137,7 +137,7 @@ fn add_opt(
         .into_iter()
         .filter(|d| d.name.is_some() || d.group.is_some())
         .map(|d| {
-            let dname = d.name.clone().unwrap_or_else(|| opt.name.clone());
+            let dname = d.name.clone().unwrap_or_else(|| opt.name.to_string());
             (d.group.filter(|g| g != "DEFAULT"), dname)
         })
         .filter(|(g, n)| long_name(g.as_deref(), "", n) != long_name(group, "", &opt.name))

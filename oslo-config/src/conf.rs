@@ -201,8 +201,9 @@ pub type MutateHook = Arc<dyn Fn(&ConfigOpts, &[Change]) + Send + Sync>;
 struct OptEntry {
     opt: Opt,
     cli: bool,
-    override_value: Option<Value>,
-    default_value: Option<Value>,
+    /// Set through `set_override` and `set_default`, which few options are: boxed to keep entries small.
+    override_value: Option<Box<Value>>,
+    default_value: Option<Box<Value>>,
     /// The normalised section the option is read from in files.
     section: Arc<str>,
     /// [`file_key_hash`] of the section and the option's key, computed once.
@@ -211,10 +212,84 @@ struct OptEntry {
     deprecated: Vec<(String, String)>,
 }
 
+impl std::hash::Hash for OptEntry {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes, so that an entry is found by its dest name (`Borrow<str>`).
+        self.opt.dest_name().hash(state);
+    }
+}
+
+impl PartialEq for OptEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.opt.dest_name() == other.opt.dest_name()
+    }
+}
+
+impl Eq for OptEntry {}
+
+impl std::borrow::Borrow<str> for OptEntry {
+    fn borrow(&self) -> &str {
+        self.opt.dest_name()
+    }
+}
+
+/// The options of a group in registration order, found by dest name. The entries are their own keys, so
+/// registering an option costs no copy of its name.
+#[derive(Debug, Clone, Default)]
+struct OptMap(indexmap::IndexSet<OptEntry, FxBuild>);
+
+impl OptMap {
+    fn with_capacity(capacity: usize) -> Self {
+        OptMap(indexmap::IndexSet::with_capacity_and_hasher(
+            capacity,
+            FxBuild::default(),
+        ))
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional);
+    }
+
+    fn get(&self, dest: &str) -> Option<&OptEntry> {
+        self.0.get(dest)
+    }
+
+    fn get_mut(&mut self, dest: &str) -> Option<&mut OptEntry> {
+        use indexmap::set::MutableValues;
+        self.0.get_full_mut2(dest).map(|(_, e)| e)
+    }
+
+    /// Adds an entry whose dest is not taken (checked by the caller).
+    fn insert(&mut self, entry: OptEntry) {
+        self.0.insert(entry);
+    }
+
+    fn shift_remove(&mut self, dest: &str) -> Option<OptEntry> {
+        self.0.shift_take(dest)
+    }
+
+    fn values(&self) -> indexmap::set::Iter<'_, OptEntry> {
+        self.0.iter()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|e| e.opt.dest_name())
+    }
+
+    /// Calls `f` on every entry (which must not change the entry's dest).
+    fn for_each_mut(&mut self, mut f: impl FnMut(&mut OptEntry)) {
+        use indexmap::set::MutableValues;
+        self.0.retain2(|e| {
+            f(e);
+            true
+        });
+    }
+}
+
 #[derive(Debug, Clone)]
 struct GroupEntry {
     group: OptGroup,
-    opts: FxIndexMap<String, OptEntry>,
+    opts: OptMap,
     /// The group's normalised section name, shared by its options.
     section: Arc<str>,
 }
@@ -224,7 +299,7 @@ impl GroupEntry {
         GroupEntry {
             section: Arc::from(normalize_section(&group.name)),
             group,
-            opts: FxIndexMap::with_capacity_and_hasher(capacity, FxBuild::default()),
+            opts: OptMap::with_capacity(capacity),
         }
     }
 }
@@ -291,7 +366,7 @@ struct State {
 /// assert_eq!(where_from, Location::File { path: file.clone(), line: 2 });
 /// ```
 pub struct ConfigOpts {
-    default_opts: FxIndexMap<String, OptEntry>,
+    default_opts: OptMap,
     default_section: Arc<str>,
     groups: FxIndexMap<String, GroupEntry>,
     subs: Option<(String, Vec<SubCommand>)>,
@@ -490,6 +565,9 @@ fn file_names(group: Option<&str>, opt: &Opt) -> Vec<(String, String)> {
 /// The deprecated (section, key) names of an option, in oslo's order (no allocation when there are none).
 fn deprecated_names(group: Option<&str>, opt: &Opt) -> Vec<(String, String)> {
     let mut names = Vec::new();
+    if opt.rare.is_none() {
+        return names;
+    }
     for d in opt.all_deprecated() {
         if d.name.is_none() && d.group.is_none() {
             continue;
@@ -646,7 +724,7 @@ impl ConfigOpts {
     /// An empty set of options, reading the process environment.
     pub fn new() -> Self {
         ConfigOpts {
-            default_opts: FxIndexMap::default(),
+            default_opts: OptMap::default(),
             default_section: Arc::from("DEFAULT"),
             groups: FxIndexMap::default(),
             subs: None,
@@ -677,10 +755,17 @@ impl ConfigOpts {
     }
 
     fn register_inner(&mut self, opt: Opt, group: Option<&str>, cli: bool) -> Result<bool, Error> {
+        self.check_new(&opt, group, cli)?;
+        let index = group.map(|g| self.group_index(g));
+        self.register_at(index, opt, group, cli)
+    }
+
+    /// The checks on an option before it is registered.
+    fn check_new(&self, opt: &Opt, group: Option<&str>, cli: bool) -> Result<(), Error> {
         opt.validate()?;
         if group.is_none() && RESERVED.contains(&opt.dest_name()) {
             return Err(Error::InvalidOpt {
-                name: opt.name.clone(),
+                name: opt.name.to_string(),
                 reason: format!("Name {} was reserved for oslo.config.", opt.name),
             });
         }
@@ -689,47 +774,57 @@ impl ConfigOpts {
                 message: format!("cannot register CLI option `{}`", opt.name),
             });
         }
-        // One look-up of the group (created if needed) and one of the option's name.
-        let (opts, section) = match group {
-            Some(g) => {
-                let index = match self.groups.get_index_of(g) {
-                    Some(i) => i,
-                    None => {
-                        self.groups
-                            .insert_full(g.to_owned(), GroupEntry::new(OptGroup::new(g), 0))
-                            .0
-                    }
-                };
+        Ok(())
+    }
+
+    /// The index of a group, created if needed.
+    fn group_index(&mut self, g: &str) -> usize {
+        match self.groups.get_index_of(g) {
+            Some(i) => i,
+            None => {
+                self.groups
+                    .insert_full(g.to_owned(), GroupEntry::new(OptGroup::new(g), 0))
+                    .0
+            }
+        }
+    }
+
+    /// Registers a checked option in the group at `index` (`None`: `DEFAULT`): one look-up of its name.
+    fn register_at(
+        &mut self,
+        index: Option<usize>,
+        opt: Opt,
+        group: Option<&str>,
+        cli: bool,
+    ) -> Result<bool, Error> {
+        let (opts, section) = match (index, group) {
+            (Some(i), Some(g)) => {
                 let (_, entry) = self
                     .groups
-                    .get_index_mut(index)
+                    .get_index_mut(i)
                     .ok_or_else(|| Error::NoSuchGroup { name: g.to_owned() })?;
-                (&mut entry.opts, entry.section.clone())
+                (&mut entry.opts, &entry.section)
             }
-            None => (&mut self.default_opts, self.default_section.clone()),
+            _ => (&mut self.default_opts, &self.default_section),
         };
-        let slot = match opts.entry(opt.dest_name().to_owned()) {
-            indexmap::map::Entry::Occupied(mut o) => {
-                let existing = o.get_mut();
-                if existing.opt.same_as(&opt) {
-                    existing.cli |= cli;
-                    return Ok(false);
-                }
-                return Err(Error::DuplicateOpt {
-                    name: opt.dest_name().to_owned(),
-                    group: group_label(group),
-                });
+        if let Some(existing) = opts.get_mut(opt.dest_name()) {
+            if existing.opt.same_as(&opt) {
+                existing.cli |= cli;
+                return Ok(false);
             }
-            indexmap::map::Entry::Vacant(v) => v,
-        };
+            return Err(Error::DuplicateOpt {
+                name: opt.dest_name().to_owned(),
+                group: group_label(group),
+            });
+        }
         let deprecated = deprecated_names(group, &opt);
-        let file_hash = file_key_hash(&section, opt.dest_name());
-        slot.insert(OptEntry {
+        let file_hash = file_key_hash(section, opt.dest_name());
+        opts.insert(OptEntry {
             opt,
             cli,
             override_value: None,
             default_value: None,
-            section,
+            section: section.clone(),
             file_hash,
             deprecated,
         });
@@ -752,18 +847,23 @@ impl ConfigOpts {
     ) -> Result<(), Error> {
         let opts = opts.into_iter();
         let (hint, _) = opts.size_hint();
-        if let Some(g) = group
-            && let Some(entry) = self.groups.get_mut(g)
-        {
-            entry.opts.reserve(hint);
-        } else if group.is_none() {
-            self.default_opts.reserve(hint);
-        } else if let Some(g) = group {
-            self.groups
-                .insert(g.to_owned(), GroupEntry::new(OptGroup::new(g), hint));
-        }
+        // The group is looked up (or created) once for all the options.
+        let index = match group {
+            Some(g) => {
+                let i = self.group_index(g);
+                if let Some((_, entry)) = self.groups.get_index_mut(i) {
+                    entry.opts.reserve(hint);
+                }
+                Some(i)
+            }
+            None => {
+                self.default_opts.reserve(hint);
+                None
+            }
+        };
         for o in opts {
-            self.register_opt(o, group)?;
+            self.check_new(&o, group, false)?;
+            self.register_at(index, o, group, false)?;
         }
         Ok(())
     }
@@ -832,10 +932,7 @@ impl ConfigOpts {
         }
     }
 
-    fn opts_of_mut(
-        &mut self,
-        group: Option<&str>,
-    ) -> Result<&mut FxIndexMap<String, OptEntry>, Error> {
+    fn opts_of_mut(&mut self, group: Option<&str>) -> Result<&mut OptMap, Error> {
         match group {
             None => Ok(&mut self.default_opts),
             Some(g) => self
@@ -846,7 +943,7 @@ impl ConfigOpts {
         }
     }
 
-    fn opts_of(&self, group: Option<&str>) -> Result<&FxIndexMap<String, OptEntry>, Error> {
+    fn opts_of(&self, group: Option<&str>) -> Result<&OptMap, Error> {
         match group {
             None => Ok(&self.default_opts),
             Some(g) => self
@@ -1025,7 +1122,7 @@ impl ConfigOpts {
                 }
                 if self.resolve(opt.dest_name(), group)?.value.is_none() {
                     return Err(Error::RequiredOpt {
-                        name: opt.name.clone(),
+                        name: opt.name.to_string(),
                         group: group_label(group),
                     });
                 }
@@ -1340,7 +1437,7 @@ impl ConfigOpts {
             if ni > 0
                 && let Some((section, key)) = entry.deprecated.get(ni - 1)
             {
-                let (cur_g, cur_n) = (group_label(group), opt.name.clone());
+                let (cur_g, cur_n) = (group_label(group), opt.name.to_string());
                 self.warn_once(format!("dep:{section}:{key}"), || {
                     format!(
                         "Option \"{key}\" from group \"{section}\" is deprecated. Use option \"{cur_n}\" from group \"{cur_g}\"."
@@ -1460,14 +1557,14 @@ impl ConfigOpts {
     ) -> Error {
         if matches!(origin, Origin::OptDefault) {
             Error::InvalidDefault {
-                name: opt.name.clone(),
+                name: opt.name.to_string(),
                 value: py_str(raw),
                 type_name: opt.ty.type_name(),
                 reason,
             }
         } else {
             Error::InvalidValue {
-                name: opt.name.clone(),
+                name: opt.name.to_string(),
                 group: group_label(group),
                 location: origin.location(),
                 reason,
@@ -1490,7 +1587,7 @@ impl ConfigOpts {
             return self.convert_at(opt, group, &raw, origin, ns, depth);
         }
         opt.ty.parse(text).map_err(|reason| Error::InvalidValue {
-            name: opt.name.clone(),
+            name: opt.name.to_string(),
             group: group_label(group),
             location: origin.location(),
             reason,
@@ -1513,7 +1610,7 @@ impl ConfigOpts {
         }
         crate::resolve::convert_owned(&opt.ty, opt.multi, raw).map_err(|reason| {
             Error::InvalidValue {
-                name: opt.name.clone(),
+                name: opt.name.to_string(),
                 group: group_label(group),
                 location: origin.location(),
                 reason,
@@ -1734,7 +1831,7 @@ impl ConfigOpts {
         let value = value.into_default();
         let entry = self.find_mut(name, group)?;
         let checked = checked_at_set(&entry.opt, group, &value, Location::SetOverride)?;
-        entry.override_value = Some(checked);
+        entry.override_value = Some(Box::new(checked));
         Ok(())
     }
 
@@ -1754,7 +1851,7 @@ impl ConfigOpts {
         let value = value.into_default();
         let entry = self.find_mut(name, group)?;
         let checked = checked_at_set(&entry.opt, group, &value, Location::SetDefault)?;
-        entry.default_value = Some(checked);
+        entry.default_value = Some(Box::new(checked));
         Ok(())
     }
 
@@ -1772,13 +1869,13 @@ impl ConfigOpts {
     /// Forgets the parsed sources and every override and set default (oslo's `reset()`).
     pub fn reset(&mut self) {
         self.state = None;
-        for e in self
-            .default_opts
-            .values_mut()
-            .chain(self.groups.values_mut().flat_map(|g| g.opts.values_mut()))
-        {
+        let forget = |e: &mut OptEntry| {
             e.override_value = None;
             e.default_value = None;
+        };
+        self.default_opts.for_each_mut(forget);
+        for g in self.groups.values_mut() {
+            g.opts.for_each_mut(forget);
         }
     }
 
@@ -1955,7 +2052,7 @@ impl ConfigOpts {
                 if old != new {
                     changes.push(Change {
                         group: group.map(str::to_owned),
-                        name: opt.name.clone(),
+                        name: opt.name.to_string(),
                         old,
                         new,
                     });
@@ -2115,7 +2212,7 @@ fn checked_at_set(
         Ok(Some(v)) => Ok(v),
         Ok(None) => Ok(value.clone()),
         Err(reason) => Err(Error::InvalidValue {
-            name: opt.name.clone(),
+            name: opt.name.to_string(),
             group: group_label(group),
             location,
             reason,

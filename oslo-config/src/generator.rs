@@ -311,7 +311,7 @@ fn format_opt(opt: &Opt, group: &str, o: &GeneratorOptions) -> String {
             }
             h
         } else {
-            opt.help.clone()
+            opt.help.to_string()
         };
         format!("{prefix}{help} ({})", opt.type_name())
     };
@@ -445,7 +445,7 @@ fn entry(opt: &Opt, group: &str, namespace: &str) -> Json {
         .map(|d| {
             json!({
                 "group": d.group.unwrap_or_else(|| group.to_owned()),
-                "name": d.name.unwrap_or_else(|| opt.name.clone()),
+                "name": d.name.unwrap_or_else(|| opt.name.to_string()),
             })
         })
         .collect();

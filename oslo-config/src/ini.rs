@@ -170,35 +170,29 @@ fn py_space_byte(b: u8) -> bool {
 
 /// The range of `s[range]` without [`py_space`] characters at either end (ASCII looked at byte by byte).
 fn trim_range(s: &str, range: Range<usize>) -> Range<usize> {
-    let Some(part) = s.get(range.clone()) else {
-        return range.start..range.start;
-    };
-    let bytes = part.as_bytes();
-    let Some(first) = bytes.iter().position(|&b| !py_space_byte(b)) else {
-        return range.start..range.start;
-    };
-    // The last byte that is not ASCII white space: its character ends there.
-    let last = bytes
-        .iter()
-        .rposition(|&b| !py_space_byte(b))
-        .unwrap_or(first);
-    let mut start = first;
-    let mut end = last + 1;
-    if bytes.get(first).is_some_and(|b| !b.is_ascii()) {
-        let rest = part.get(first..).unwrap_or("");
-        start = part.len() - rest.trim_start_matches(py_space).len();
+    let bytes = s.as_bytes();
+    let (mut start, mut end) = (range.start, range.end.min(bytes.len()));
+    while start < end && bytes.get(start).is_some_and(|&b| py_space_byte(b)) {
+        start += 1;
     }
-    if bytes.get(last).is_some_and(|b| !b.is_ascii()) {
-        end = part
-            .get(..end)
-            .unwrap_or("")
-            .trim_end_matches(py_space)
-            .len();
+    while end > start && bytes.get(end - 1).is_some_and(|&b| py_space_byte(b)) {
+        end -= 1;
+    }
+    let non_ascii = |i: usize| bytes.get(i).is_some_and(|b| !b.is_ascii());
+    if start < end && (non_ascii(start) || non_ascii(end - 1)) {
+        // A character of several bytes at an end: it may be Unicode white space.
+        let part = s.get(start..end).unwrap_or("");
+        let trimmed = part.trim_matches(py_space);
+        if trimmed.is_empty() {
+            return range.start..range.start;
+        }
+        let lead = part.len() - part.trim_start_matches(py_space).len();
+        return start + lead..start + lead + trimmed.len();
     }
     if end <= start {
         return range.start..range.start;
     }
-    range.start + start..range.start + end
+    start..end
 }
 
 /// `s` without trailing [`py_space`] characters.
@@ -281,18 +275,19 @@ impl IniDocument {
 
     /// [`IniDocument::parse`] of text the document keeps (no copy of it).
     pub fn parse_owned(text: String) -> Result<Self, IniError> {
+        let body = text.as_str();
+        let lines = Lines::new(body);
+        // At most one entry per line.
         let mut doc = IniDocument {
-            // About one entry per 30 bytes in real files; a guess only saves regrowing.
-            entries: Vec::with_capacity(text.len() / 32),
+            entries: Vec::with_capacity(lines.max_lines()),
             ..IniDocument::default()
         };
-        doc.index.reserve(text.len() / 32);
+        doc.index.reserve(lines.max_lines());
         let mut current: Option<Current> = None;
         let mut pending: Option<Pending> = None;
         let mut lineno = 0usize;
-        let body = text.as_str();
 
-        for (at, raw) in split_lines(body) {
+        for (at, raw) in lines {
             lineno += 1;
             let line = trim_end_py(raw);
             if line.is_empty() {
@@ -643,37 +638,117 @@ impl IniDocument {
     }
 }
 
-/// Splits like Python's universal newlines: `\r\n`, `\r` and `\n` end a line. Yields each line with the
-/// byte offset where it starts.
-fn split_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    // Most files have no `\r`: then each line ends at the next `\n`, found with `memchr`.
-    let has_cr = text.contains('\r');
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        let rest = text.get(pos..).filter(|r| !r.is_empty())?;
-        let start = pos;
-        let found = if has_cr {
-            rest.find(['\r', '\n'])
-        } else {
-            rest.find('\n')
-        };
-        match found {
-            Some(i) => {
-                let line = rest.get(..i).unwrap_or("");
-                let skip = if rest.get(i..).is_some_and(|r| r.starts_with("\r\n")) {
-                    2
-                } else {
-                    1
-                };
-                pos += i + skip;
-                Some((start, line))
+/// Bytes of a word that are zero: `0x80` in each zero byte, `0` elsewhere (exact: no false hits).
+fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// The offsets of every `\n` of a text without `\r`, eight bytes at a time; `None` when the text has a
+/// `\r` (its lines are then split by [`Lines`] the general way).
+fn newline_offsets(bytes: &[u8]) -> Option<Vec<usize>> {
+    const NL: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    const CR: u64 = 0x0d0d_0d0d_0d0d_0d0d;
+    let mut out = Vec::with_capacity(bytes.len() / 24 + 1);
+    let mut cr = 0u64;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        cr |= zero_bytes(x ^ CR);
+        let mut nl = zero_bytes(x ^ NL);
+        while nl != 0 {
+            out.push(base + (nl.trailing_zeros() / 8) as usize);
+            nl &= nl - 1;
+        }
+        base += 8;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        match b {
+            b'\n' => out.push(base + i),
+            b'\r' => cr = 1,
+            _ => {}
+        }
+    }
+    (cr == 0).then_some(out)
+}
+
+/// The lines of a text, split like Python's universal newlines (`\r\n`, `\r` and `\n` end a line), each
+/// with the byte offset where it starts.
+enum Lines<'a> {
+    /// A text without `\r`, with the offsets of its `\n`s.
+    Lf {
+        text: &'a str,
+        ends: std::vec::IntoIter<usize>,
+        pos: usize,
+    },
+    /// Any text.
+    Any { text: &'a str, pos: usize },
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        match newline_offsets(text.as_bytes()) {
+            Some(ends) => Lines::Lf {
+                text,
+                ends: ends.into_iter(),
+                pos: 0,
+            },
+            None => Lines::Any { text, pos: 0 },
+        }
+    }
+
+    /// How many lines there are at most (exact without `\r`).
+    fn max_lines(&self) -> usize {
+        match self {
+            Lines::Lf { ends, .. } => ends.len() + 1,
+            Lines::Any { text, .. } => text.len() / 24 + 1,
+        }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (usize, &'a str);
+
+    fn next(&mut self) -> Option<(usize, &'a str)> {
+        match self {
+            Lines::Lf { text, ends, pos } => {
+                let start = *pos;
+                match ends.next() {
+                    Some(end) => {
+                        *pos = end + 1;
+                        Some((start, text.get(start..end).unwrap_or("")))
+                    }
+                    None => {
+                        let rest = text.get(start..).filter(|r| !r.is_empty())?;
+                        *pos = text.len();
+                        Some((start, rest))
+                    }
+                }
             }
-            None => {
-                pos = text.len();
-                Some((start, rest))
+            Lines::Any { text, pos } => {
+                let rest = text.get(*pos..).filter(|r| !r.is_empty())?;
+                let start = *pos;
+                match rest.find(['\r', '\n']) {
+                    Some(i) => {
+                        let skip = if rest.get(i..).is_some_and(|r| r.starts_with("\r\n")) {
+                            2
+                        } else {
+                            1
+                        };
+                        *pos += i + skip;
+                        Some((start, rest.get(..i).unwrap_or("")))
+                    }
+                    None => {
+                        *pos = text.len();
+                        Some((start, rest))
+                    }
+                }
             }
         }
-    })
+    }
 }
 
 /// Splits at the first `=` or `:`, strips both sides and removes one pair of matching quotes; the key's
@@ -732,10 +807,18 @@ mod tests {
 
     #[test]
     fn lines_split_like_python() {
-        let v: Vec<_> = split_lines("a\r\nb\rc\n\nd").map(|(_, l)| l).collect();
+        let v: Vec<_> = Lines::new("a\r\nb\rc\n\nd").map(|(_, l)| l).collect();
         assert_eq!(v, ["a", "b", "c", "", "d"]);
-        let v: Vec<_> = split_lines("a\nbc\n\nd\n").collect();
+        let v: Vec<_> = Lines::new("a\nbc\n\nd\n").collect();
         assert_eq!(v, [(0, "a"), (2, "bc"), (5, ""), (6, "d")]);
+        let long = "0123456789\nabcdefghijklmnop\n\nqrstuvwxyz0123456789abcdefg\n\ntail";
+        let v: Vec<_> = Lines::new(long).collect();
+        let std: Vec<_> = long.split('\n').collect();
+        assert_eq!(v.iter().map(|(_, l)| *l).collect::<Vec<_>>(), std);
+        assert!(v.iter().all(|(at, l)| &long[*at..*at + l.len()] == *l));
+        assert_eq!(newline_offsets(b"abcdefgh\rxyz"), None);
+        assert_eq!(newline_offsets(b"abc\rx"), None);
+        assert_eq!(newline_offsets(b"\n\x8a\x0b\n"), Some(vec![0, 3]));
     }
 
     #[test]

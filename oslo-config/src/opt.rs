@@ -1,6 +1,8 @@
 //! Options declared as data: one [`Opt`] gives the INI key, the command-line flag, the environment
 //! variable, the sample-file entry and the documentation.
 
+use std::borrow::Cow;
+
 use indexmap::IndexMap;
 
 use crate::error::Error;
@@ -113,14 +115,15 @@ impl<T: IntoDefault> IntoDefault for IndexMap<String, T> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Opt {
-    pub(crate) name: String,
+    /// Borrowed when given as a literal, so declaring an option in code copies no text.
+    pub(crate) name: Cow<'static, str>,
     /// The INI key when it is not the name (set, or the name has `-`); `None` keeps equal definitions
     /// equal and saves a copy of the name for most options.
     pub(crate) dest: Option<String>,
     pub(crate) ty: OptType,
     pub(crate) multi: bool,
     pub(crate) default: Option<Value>,
-    pub(crate) help: String,
+    pub(crate) help: Cow<'static, str>,
     pub(crate) secret: bool,
     pub(crate) required: Option<bool>,
     pub(crate) mutable: bool,
@@ -134,7 +137,10 @@ pub struct Opt {
 
 impl Opt {
     /// An option of any type.
-    pub fn new(name: impl Into<String>, ty: OptType) -> Self {
+    ///
+    /// The name (like the help text) is a `&'static str` or a `String`: a literal is kept without a copy;
+    /// a borrowed string that is not `'static` is given as `name.to_owned()`.
+    pub fn new(name: impl Into<Cow<'static, str>>, ty: OptType) -> Self {
         let name = name.into();
         Opt {
             dest: name.contains('-').then(|| name.replace('-', "_")),
@@ -142,7 +148,7 @@ impl Opt {
             ty,
             multi: false,
             default: None,
-            help: String::new(),
+            help: Cow::Borrowed(""),
             secret: false,
             required: None,
             mutable: false,
@@ -155,37 +161,37 @@ impl Opt {
     }
 
     /// A string option (`StrOpt`).
-    pub fn string(name: impl Into<String>) -> Self {
+    pub fn string(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::new(name, OptType::String(StringType::default()))
     }
 
     /// An integer option (`IntOpt`).
-    pub fn integer(name: impl Into<String>) -> Self {
+    pub fn integer(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::new(name, OptType::Integer(IntegerType::default()))
     }
 
     /// A floating point option (`FloatOpt`).
-    pub fn float(name: impl Into<String>) -> Self {
+    pub fn float(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::new(name, OptType::Float(FloatType::default()))
     }
 
     /// A boolean option (`BoolOpt`): `--name`/`--noname` on the command line.
-    pub fn boolean(name: impl Into<String>) -> Self {
+    pub fn boolean(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::new(name, OptType::Boolean)
     }
 
     /// A port option (`PortOpt`, 0..=65535).
-    pub fn port(name: impl Into<String>) -> Self {
+    pub fn port(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::new(name, OptType::Port(IntegerType::default()))
     }
 
     /// A list-of-strings option (`ListOpt`).
-    pub fn list(name: impl Into<String>) -> Self {
+    pub fn list(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::list_of(name, OptType::String(StringType::default()))
     }
 
     /// A list option with items of `item` type.
-    pub fn list_of(name: impl Into<String>, item: OptType) -> Self {
+    pub fn list_of(name: impl Into<Cow<'static, str>>, item: OptType) -> Self {
         Opt::new(
             name,
             OptType::List(ListType {
@@ -196,7 +202,7 @@ impl Opt {
     }
 
     /// A dict-of-strings option (`DictOpt`).
-    pub fn dict(name: impl Into<String>) -> Self {
+    pub fn dict(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::new(
             name,
             OptType::Dict(DictType {
@@ -208,32 +214,32 @@ impl Opt {
 
     /// A multi-valued string option (`MultiStrOpt`): every occurrence, in every file and on the command
     /// line, adds a value.
-    pub fn multi_string(name: impl Into<String>) -> Self {
+    pub fn multi_string(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::string(name).multi()
     }
 
     /// An IP address option (`IPOpt`).
-    pub fn ip_address(name: impl Into<String>, version: IpVersion) -> Self {
+    pub fn ip_address(name: impl Into<Cow<'static, str>>, version: IpVersion) -> Self {
         Opt::new(name, OptType::IpAddress(version))
     }
 
     /// A hostname option (`HostnameOpt`).
-    pub fn hostname(name: impl Into<String>) -> Self {
+    pub fn hostname(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::new(name, OptType::Hostname)
     }
 
     /// A host address option (`HostAddressOpt`): an IP address or a hostname.
-    pub fn host_address(name: impl Into<String>) -> Self {
+    pub fn host_address(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::new(name, OptType::HostAddress(IpVersion::Any))
     }
 
     /// A host domain option (`HostDomainOpt`): like a host address, `_` allowed.
-    pub fn host_domain(name: impl Into<String>) -> Self {
+    pub fn host_domain(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::new(name, OptType::HostDomain(IpVersion::Any))
     }
 
     /// A URI option (`URIOpt`).
-    pub fn uri(name: impl Into<String>) -> Self {
+    pub fn uri(name: impl Into<Cow<'static, str>>) -> Self {
         Opt::new(name, OptType::Uri(UriType::default()))
     }
 
@@ -255,8 +261,8 @@ impl Opt {
         self
     }
 
-    /// The help text.
-    pub fn help(mut self, text: impl Into<String>) -> Self {
+    /// The help text (a literal is kept without a copy).
+    pub fn help(mut self, text: impl Into<Cow<'static, str>>) -> Self {
         self.help = text.into();
         self
     }
@@ -524,7 +530,7 @@ impl Opt {
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.name.starts_with('_') {
             return Err(Error::InvalidOpt {
-                name: self.name.clone(),
+                name: self.name.to_string(),
                 reason: format!("illegal name {} with prefix _", self.name),
             });
         }
@@ -539,13 +545,13 @@ impl Opt {
             && t.regex.is_some()
         {
             return Err(Error::InvalidOpt {
-                name: self.name.clone(),
+                name: self.name.to_string(),
                 reason: "'choices' and 'regex' cannot both be specified".to_owned(),
             });
         }
         if self.positional && matches!(self.ty, OptType::Boolean) {
             return Err(Error::InvalidOpt {
-                name: self.name.clone(),
+                name: self.name.to_string(),
                 reason: "positional boolean options are not supported".to_owned(),
             });
         }
@@ -564,7 +570,7 @@ impl Opt {
         for item in items {
             if let Err(reason) = crate::resolve::check_valid(&self.ty, item) {
                 return Err(Error::InvalidDefault {
-                    name: self.name.clone(),
+                    name: self.name.to_string(),
                     value: crate::resolve::py_str(default),
                     type_name: self.ty.type_name(),
                     reason,

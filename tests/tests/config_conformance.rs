@@ -237,7 +237,7 @@ fn json_to_default(v: &Json) -> oslo_config::Value {
 }
 
 fn make_opt(spec: &Json) -> Opt {
-    let mut o = Opt::new(spec["name"].as_str().unwrap(), opt_type(spec));
+    let mut o = Opt::new(spec["name"].as_str().unwrap().to_owned(), opt_type(spec));
     if matches!(spec["type"].as_str(), Some("multistr" | "multiint")) {
         o = o.multi();
     }
@@ -283,7 +283,7 @@ fn make_opt(spec: &Json) -> Opt {
         o = o.sample_default(s);
     }
     if let Some(h) = spec["help"].as_str() {
-        o = o.help(h);
+        o = o.help(h.to_owned());
     }
     if spec["advanced"].as_bool() == Some(true) {
         o = o.advanced();
