@@ -646,6 +646,18 @@ fn lookup_files_by<'a>(
     deprecated: &[(String, String)],
     multi: bool,
 ) -> Option<FileHit<'a>> {
+    if deprecated.is_empty() && !multi {
+        // The common case: one name, the last value of the newest file that has it.
+        let (section, key, hash) = current;
+        return files.iter().rev().find_map(|f| {
+            let (value, line) = f.doc.last_hashed(section, key, hash)?;
+            let at = FileAt {
+                path: &f.path,
+                line,
+            };
+            Some(FileHit::Single(value, at, 0))
+        });
+    }
     let mut acc: Vec<(&'a str, FileAt<'a>)> = Vec::new();
     let mut first: Option<(FileAt<'a>, usize)> = None;
     for f in files.iter().rev() {

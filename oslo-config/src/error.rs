@@ -151,6 +151,18 @@ pub enum Error {
         /// The namespace.
         name: String,
     },
+    /// A stevedore plugin of the generator (a list of options, a defaults hook) failed (feature
+    /// `stevedore`).
+    #[cfg(feature = "stevedore")]
+    #[error("could not load `{name}` from the `{namespace}` namespace: {reason}")]
+    Plugin {
+        /// The stevedore namespace.
+        namespace: String,
+        /// The plugin's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// Output could not be written or serialised (generator).
     #[error("cannot write the output: {reason}")]
     Output {
@@ -258,6 +270,8 @@ impl Error {
             Error::ConfigFileRead { .. } => ErrorKind::Other,
             #[cfg(feature = "toml")]
             Error::Toml { .. } => ErrorKind::Other,
+            #[cfg(feature = "stevedore")]
+            Error::Plugin { .. } => ErrorKind::Other,
         }
     }
 

@@ -49,8 +49,21 @@ pub struct NamespaceOpts {
     pub groups: GroupedOpts,
 }
 
-/// Every namespace registered through [`inventory`], sorted.
+/// Every namespace registered, sorted: through [`inventory`], and with the `stevedore` feature the
+/// names of stevedore's `oslo.config.opts` namespace too.
 pub fn registered_namespaces() -> Vec<&'static str> {
+    #[cfg(feature = "stevedore")]
+    {
+        crate::plugins::namespaces()
+    }
+    #[cfg(not(feature = "stevedore"))]
+    {
+        inventory_namespaces()
+    }
+}
+
+/// Every namespace registered through [`inventory`], sorted.
+pub(crate) fn inventory_namespaces() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = inventory::iter::<OptList>
         .into_iter()
         .map(|o| o.namespace)
@@ -60,8 +73,21 @@ pub fn registered_namespaces() -> Vec<&'static str> {
     v
 }
 
-/// The options of the named namespaces, in the order given; an unknown name is an error.
+/// The options of the named namespaces, in the order given; an unknown name is an error. With the
+/// `stevedore` feature they are found through stevedore (see [`plugins`](crate::plugins)).
 pub fn list_opts(namespaces: &[String]) -> Result<Vec<NamespaceOpts>, Error> {
+    #[cfg(feature = "stevedore")]
+    {
+        crate::plugins::list_opts(namespaces)
+    }
+    #[cfg(not(feature = "stevedore"))]
+    {
+        inventory_opts(namespaces)
+    }
+}
+
+/// The options of the named namespaces registered through [`inventory`].
+pub(crate) fn inventory_opts(namespaces: &[String]) -> Result<Vec<NamespaceOpts>, Error> {
     namespaces
         .iter()
         .map(|ns| {

@@ -8,6 +8,8 @@ pub mod generator;
 mod ini;
 mod location;
 mod opt;
+#[cfg(feature = "stevedore")]
+pub mod plugins;
 mod resolve;
 mod textwrap;
 #[cfg(feature = "toml")]

@@ -65,6 +65,20 @@ impl ListType {
         if text.is_empty() {
             return Ok(Vec::new());
         }
+        // Most lists have items their type accepts one piece at a time: take them as they come, and only
+        // when a piece is refused (or blank) start over with the joining rule below.
+        let mut items = Vec::with_capacity(text.bytes().filter(|&b| b == b',').count() + 1);
+        for piece in text.split(',') {
+            match self.item.parse(python::strip(piece)) {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) | Err(_) => return self.parse_list_joining(text),
+            }
+        }
+        Ok(items)
+    }
+
+    /// [`ListType::parse_list`] of the text between the brackets, joining pieces that are not items alone.
+    fn parse_list_joining(&self, text: &str) -> Result<Vec<Value>, InvalidValue> {
         let pieces: Vec<&str> = text.split(',').collect();
         let mut next = 0;
         let mut items = Vec::new();

@@ -101,13 +101,18 @@ impl StringType {
 }
 
 pub(super) fn parse_bool(raw: &str) -> Result<bool, InvalidValue> {
-    match raw.to_lowercase().as_str() {
-        "true" | "1" | "on" | "yes" => Ok(true),
-        "false" | "0" | "off" | "no" => Ok(false),
-        _ => Err(InvalidValue::new(format!(
+    // Python lower-cases the text; no character outside ASCII lower-cases to one of these spellings (the
+    // Kelvin sign becomes `k`, in none of them), so comparing ASCII without case is the same test.
+    let is = |word: &str| raw.eq_ignore_ascii_case(word);
+    if ["true", "1", "on", "yes"].into_iter().any(is) {
+        Ok(true)
+    } else if ["false", "0", "off", "no"].into_iter().any(is) {
+        Ok(false)
+    } else {
+        Err(InvalidValue::new(format!(
             "Unexpected boolean value {}",
             python::repr(raw)
-        ))),
+        )))
     }
 }
 
@@ -118,6 +123,9 @@ fn option_str(v: Option<impl ToString>) -> String {
 impl IntegerType {
     /// Parses raw text as Python's `int()`; blank text is oslo's `None`.
     pub(super) fn parse_int(&self, raw: &str, port: bool) -> Result<Option<i64>, InvalidValue> {
+        if let Some(n) = python::plain_int(raw) {
+            return self.check_int(n, port).map(Some);
+        }
         if python::strip(raw).is_empty() {
             return Ok(None);
         }
