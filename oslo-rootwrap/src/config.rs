@@ -143,7 +143,7 @@ impl RootwrapConfig {
             line: e.line,
             message: e.message,
         })?;
-        let get = |key: &str| ini.get(DEFAULT_SECTION, key).map(|e| e.value.as_str());
+        let get = |key: &str| ini.get(DEFAULT_SECTION, key).map(|e| e.value.as_ref());
         let value_err = |message: String| Error::Value {
             path: path.to_path_buf(),
             message,

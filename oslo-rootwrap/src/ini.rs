@@ -11,6 +11,9 @@
 //! ends a line as `\n` does (universal newlines), so a line is a key, a continuation or a comment here
 //! exactly when it is one in Python.
 
+use std::borrow::Cow;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use indexmap::IndexMap;
 
 /// Whether Python's `str.isspace` (and so `str.strip` and the parser's `\s`) takes `c` for white space:
@@ -22,18 +25,46 @@ pub(crate) fn py_space(c: char) -> bool {
 /// The name of the section whose entries every other section inherits.
 pub(crate) const DEFAULT_SECTION: &str = "DEFAULT";
 
-/// One value and the line its key is on.
+/// A small multiplicative hasher for the document's key maps: the keys come from files that only
+/// root can write (the trust checks refuse others), and a filter file has at most a few hundred keys,
+/// so SipHash's resistance to chosen collisions buys nothing here and costs a third of the parse.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Map<K, V> = IndexMap<K, V, BuildHasherDefault<KeyHasher>>;
+
+/// One value and the line its key is on. The value borrows from the parsed text unless it had to be
+/// put together (continuation lines) or the text was rewritten (carriage returns).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
-    pub(crate) value: String,
+pub(crate) struct Entry<'a> {
+    pub(crate) value: Cow<'a, str>,
     pub(crate) line: usize,
 }
 
-/// A parsed INI document.
+/// A parsed INI document, borrowing from its text where it can.
 #[derive(Debug, Default)]
-pub(crate) struct Ini {
-    defaults: IndexMap<String, Entry>,
-    sections: IndexMap<String, IndexMap<String, Entry>>,
+pub(crate) struct Ini<'a> {
+    defaults: Map<Cow<'a, str>, Entry<'a>>,
+    sections: Map<Cow<'a, str>, Map<Cow<'a, str>, Entry<'a>>>,
 }
 
 /// A syntax error: the 1-based line and what is wrong.
@@ -50,27 +81,43 @@ fn err(line: usize, message: impl Into<String>) -> SyntaxError {
     }
 }
 
-impl Ini {
+/// Python's `str.lower()` of a key, without a copy when it is already lower case ASCII.
+fn lower(name: &str) -> Cow<'_, str> {
+    if name.is_ascii() && !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(name.to_lowercase())
+    }
+}
+
+/// Where the key being read sits: `None` for `[DEFAULT]`.
+type SectionRef<'a> = Option<&'a str>;
+
+impl<'a> Ini<'a> {
     /// Parses `text`; `strict` refuses repeated sections and keys.
-    pub(crate) fn parse(text: &str, strict: bool) -> Result<Ini, SyntaxError> {
+    pub(crate) fn parse(text: &'a str, strict: bool) -> Result<Ini<'a>, SyntaxError> {
+        // Python reads the file with universal newlines: `\r\n` and a lone `\r` end a line too. Such a
+        // text is rewritten, and the document made from it owns its keys and values.
+        if text.contains('\r') {
+            let unix = text.replace("\r\n", "\n").replace('\r', "\n");
+            return Ini::parse_lines(&unix, strict).map(Ini::into_owned);
+        }
+        Ini::parse_lines(text, strict)
+    }
+
+    fn parse_lines(text: &'a str, strict: bool) -> Result<Ini<'a>, SyntaxError> {
         let mut ini = Ini::default();
         // The section being filled: None before the first header, Some(None) for DEFAULT.
-        let mut current: Option<Option<String>> = None;
+        let mut current: Option<SectionRef<'a>> = None;
         // The key being filled and the indentation of its line.
-        let mut key: Option<String> = None;
+        let mut key: Option<Cow<'a, str>> = None;
         let mut key_indent = usize::MAX;
         // (section, key) pairs seen (strict mode).
-        let mut seen_keys: Vec<(Option<String>, String)> = Vec::new();
-        let mut seen_sections: Vec<String> = Vec::new();
-        // Values are built as lists of lines and joined at the end of each key.
-        let mut pending: Vec<String> = Vec::new();
+        let mut seen_keys: Vec<(SectionRef<'a>, Cow<'a, str>)> = Vec::new();
+        let mut seen_sections: Vec<&'a str> = Vec::new();
+        // A value is a list of lines, joined at the end of its key when there is more than one.
+        let mut pending: Vec<&'a str> = Vec::new();
 
-        // Python reads the file with universal newlines: `\r\n` and a lone `\r` end a line too.
-        let text: std::borrow::Cow<'_, str> = if text.contains('\r') {
-            text.replace("\r\n", "\n").replace('\r', "\n").into()
-        } else {
-            text.into()
-        };
         for (index, raw) in text.split('\n').enumerate() {
             let lineno = index + 1;
             let stripped = raw.trim_matches(py_space);
@@ -78,19 +125,19 @@ impl Ini {
             if stripped.is_empty() || is_comment {
                 // A blank line inside a value is kept; a comment line is skipped.
                 if !is_comment && current.is_some() && key.is_some() {
-                    pending.push(String::new());
+                    pending.push("");
                 }
                 continue;
             }
             // In characters, as Python counts them.
             let indent = raw.chars().take_while(|&c| py_space(c)).count();
             if current.is_some() && key.is_some() && indent > key_indent {
-                pending.push(stripped.to_string());
+                pending.push(stripped);
                 continue;
             }
             // Not a continuation: the value of the previous key (if any) is complete.
             if let Some(k) = key.take() {
-                ini.finish(&current, &k, &mut pending);
+                ini.finish(current, &k, &mut pending);
             }
             key_indent = indent;
             if let Some(rest) = stripped.strip_prefix('[')
@@ -102,18 +149,18 @@ impl Ini {
                     current = Some(None);
                 } else {
                     if ini.sections.contains_key(name) {
-                        if strict && seen_sections.iter().any(|s| s == name) {
+                        if strict && seen_sections.contains(&name) {
                             return Err(err(lineno, format!("section `{name}` already exists")));
                         }
                     } else {
-                        ini.sections.insert(name.to_string(), IndexMap::new());
+                        ini.sections.insert(Cow::Borrowed(name), Map::default());
                     }
-                    seen_sections.push(name.to_string());
-                    current = Some(Some(name.to_string()));
+                    seen_sections.push(name);
+                    current = Some(Some(name));
                 }
                 continue;
             }
-            let Some(section) = &current else {
+            let Some(section) = current else {
                 return Err(err(lineno, "file contains no section headers"));
             };
             let Some(split) = stripped.find(['=', ':']) else {
@@ -122,24 +169,23 @@ impl Ini {
                     format!("not a `name = value` line: `{stripped}`"),
                 ));
             };
-            let name = stripped[..split].trim_end_matches(py_space).to_lowercase();
+            let name = lower(stripped[..split].trim_end_matches(py_space));
             if name.is_empty() {
                 return Err(err(lineno, "an entry has no name"));
             }
             let value = stripped[split + 1..].trim_start_matches(py_space);
             if strict {
-                let pair = (section.clone(), name.clone());
-                if seen_keys.contains(&pair) {
-                    let where_ = section.as_deref().unwrap_or(DEFAULT_SECTION);
+                if seen_keys.iter().any(|(s, k)| *s == section && *k == name) {
+                    let where_ = section.unwrap_or(DEFAULT_SECTION);
                     return Err(err(
                         lineno,
                         format!("option `{name}` in section `{where_}` already exists"),
                     ));
                 }
-                seen_keys.push(pair);
+                seen_keys.push((section, name.clone()));
             }
             let entry = Entry {
-                value: String::new(),
+                value: Cow::Borrowed(""),
                 line: lineno,
             };
             match section {
@@ -150,22 +196,24 @@ impl Ini {
                     .and_then(|m| m.insert(name.clone(), entry)),
             };
             pending.clear();
-            pending.push(value.to_string());
+            pending.push(value);
             key = Some(name);
         }
         if let Some(k) = key.take() {
-            ini.finish(&current, &k, &mut pending);
+            ini.finish(current, &k, &mut pending);
         }
         Ok(ini)
     }
 
-    fn finish(&mut self, section: &Option<Option<String>>, key: &str, pending: &mut Vec<String>) {
-        let mut value = if pending.len() == 1 {
-            pending.pop().unwrap_or_default()
-        } else {
-            pending.join("\n")
+    fn finish(&mut self, section: Option<SectionRef<'a>>, key: &str, pending: &mut Vec<&'a str>) {
+        let value: Cow<'a, str> = match pending.as_slice() {
+            [one] => Cow::Borrowed(one.trim_end_matches(py_space)),
+            lines => {
+                let mut joined = lines.join("\n");
+                joined.truncate(joined.trim_end_matches(py_space).len());
+                Cow::Owned(joined)
+            }
         };
-        value.truncate(value.trim_end_matches(py_space).len());
         pending.clear();
         let map = match section {
             Some(None) => Some(&mut self.defaults),
@@ -177,8 +225,31 @@ impl Ini {
         }
     }
 
+    /// The same document owning all its text.
+    fn into_owned(self) -> Ini<'static> {
+        fn own(map: Map<Cow<'_, str>, Entry<'_>>) -> Map<Cow<'static, str>, Entry<'static>> {
+            map.into_iter()
+                .map(|(k, e)| {
+                    let entry = Entry {
+                        value: Cow::Owned(e.value.into_owned()),
+                        line: e.line,
+                    };
+                    (Cow::Owned(k.into_owned()), entry)
+                })
+                .collect()
+        }
+        Ini {
+            defaults: own(self.defaults),
+            sections: self
+                .sections
+                .into_iter()
+                .map(|(name, map)| (Cow::Owned(name.into_owned()), own(map)))
+                .collect(),
+        }
+    }
+
     /// One key of a section, falling back to `[DEFAULT]`.
-    pub(crate) fn get(&self, section: &str, key: &str) -> Option<&Entry> {
+    pub(crate) fn get(&self, section: &str, key: &str) -> Option<&Entry<'a>> {
         if section != DEFAULT_SECTION
             && let Some(e) = self.sections.get(section).and_then(|m| m.get(key))
         {
@@ -189,7 +260,7 @@ impl Ini {
 
     /// Every entry of a section, `[DEFAULT]`'s first (overridden in place), in file order; consumes the
     /// document (the keys and values are moved out, not copied).
-    pub(crate) fn into_items(self, section: &str) -> Option<Vec<(String, Entry)>> {
+    pub(crate) fn into_items(self, section: &str) -> Option<Vec<(Cow<'a, str>, Entry<'a>)>> {
         let Ini {
             defaults,
             mut sections,
@@ -225,6 +296,16 @@ mod tests {
         assert_eq!(items[0].1.value, "2\n[not a header]");
         assert_eq!(items[1].1.value, "x,\ny");
         assert_eq!(items[1].1.line, 4);
+    }
+
+    #[test]
+    fn carriage_returns_end_lines() {
+        let ini = Ini::parse("[Filters]\r\nA: x,\r  y\r\nB:z\r", false).unwrap();
+        let items = ini.into_items("Filters").unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!((&*items[0].0, &*items[0].1.value), ("a", "x,\ny"));
+        assert_eq!((&*items[1].0, &*items[1].1.value, items[1].1.line), ("b", "z", 4));
+        assert!(Ini::parse("[a]\r[a]\r", true).is_err());
     }
 
     #[test]

@@ -90,16 +90,20 @@ impl Filters {
         let mut out = Vec::with_capacity(items.len());
         // One copy of the file's path, shared by its filters.
         let origin: Arc<Path> = Arc::from(path);
-        for (name, entry) in items {
-            let fields: Vec<String> = entry
-                .value
-                .split(',')
-                .map(|s| s.trim_matches(crate::ini::py_space).to_string())
-                .collect();
+        // One buffer for the fields of every line; they borrow from the file's text.
+        let mut fields: Vec<&str> = Vec::new();
+        for (name, entry) in &items {
+            fields.clear();
+            fields.extend(
+                entry
+                    .value
+                    .split(',')
+                    .map(|s| s.trim_matches(crate::ini::py_space)),
+            );
             if fields.len() > MAX_FIELDS {
                 return Err(syntax(entry.line, format!("more than {MAX_FIELDS} fields")));
             }
-            match Filter::build(&name, fields) {
+            match Filter::build(name, &fields) {
                 Ok(f) => out.push(f.with_origin(&origin, entry.line)),
                 Err(crate::filters::BuildError::UnknownClass(class)) => {
                     tracing::warn!(

@@ -128,34 +128,35 @@ pub(crate) struct Context<'a> {
 
 impl Filter {
     /// Builds a filter from a filter-file value already split on commas and trimmed.
-    pub(crate) fn build(name: &str, mut fields: Vec<String>) -> Result<Filter, BuildError> {
+    pub(crate) fn build(name: &str, fields: &[&str]) -> Result<Filter, BuildError> {
         let Some(class) = fields.first() else {
             return Err(BuildError::UnknownClass(String::new()));
         };
         let kind = FilterKind::from_class_name(class)
-            .ok_or_else(|| BuildError::UnknownClass(class.clone()))?;
+            .ok_or_else(|| BuildError::UnknownClass((*class).to_string()))?;
         let given = fields.len() - 1;
         if given < kind.min_fields() {
             return Err(BuildError::TooFewFields(kind, given));
         }
-        // The fields are moved out, not copied: [class, a, b, rest...].
+        let owned =
+            |words: &[&str]| -> Vec<String> { words.iter().map(|w| w.to_string()).collect() };
+        // [class, a, b, rest...]
         let (exec_path, run_as, args) = match kind {
-            FilterKind::Kill => {
-                let args = fields.split_off(2);
-                let run_as = fields.pop().unwrap_or_default();
-                ("/bin/kill".to_string(), run_as, args)
-            }
+            FilterKind::Kill => (
+                "/bin/kill".to_string(),
+                fields[1].to_string(),
+                owned(&fields[2..]),
+            ),
             FilterKind::ReadFile => (
                 "/bin/cat".to_string(),
                 "root".to_string(),
-                fields.split_off(1),
+                owned(&fields[1..]),
             ),
-            _ => {
-                let args = fields.split_off(3);
-                let run_as = fields.pop().unwrap_or_default();
-                let exec_path = fields.pop().unwrap_or_default();
-                (exec_path, run_as, args)
-            }
+            _ => (
+                fields[1].to_string(),
+                fields[2].to_string(),
+                owned(&fields[3..]),
+            ),
         };
         let patterns = match kind {
             FilterKind::RegExp | FilterKind::ChainingRegExp => {

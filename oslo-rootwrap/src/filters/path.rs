@@ -154,11 +154,8 @@ mod tests {
         std::fs::write(format!("{root}/shadow"), "").unwrap();
         let link = format!("{root}/link");
         std::os::unix::fs::symlink(format!("{allowed}/disk"), &link).unwrap();
-        let fields: Vec<String> = ["PathFilter", "/bin/chown", "root", "nova", &allowed]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let filter = Filter::build("chown", fields).unwrap();
+        let fields = ["PathFilter", "/bin/chown", "root", "nova", &allowed];
+        let filter = Filter::build("chown", &fields).unwrap();
         let userargs: Vec<String> = ["chown", "nova", &link]
             .iter()
             .map(|s| s.to_string())
