@@ -75,6 +75,14 @@ pub enum Error {
     /// A job operation by someone who does not own the job (`JobFailure`).
     #[error("{0}")]
     JobFailure(String),
+    /// An engine or backend option (or a plugin of those) is missing or has a bad value (`ValueError`).
+    #[error("invalid option `{name}`: {reason}")]
+    InvalidOption {
+        /// The option (or the plugin's name).
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A persisted record is not valid JSON of the expected shape.
     #[error("persisted record `{path}` is invalid: {source}")]
     Json {
@@ -115,7 +123,9 @@ impl Error {
         match self {
             Error::Cycle => "DependencyFailure",
             Error::AmbiguousDependency { .. } => "AmbiguousDependency",
-            Error::NodeNotFound(..) | Error::InvalidArguments { .. } => "ValueError",
+            Error::NodeNotFound(..)
+            | Error::InvalidArguments { .. }
+            | Error::InvalidOption { .. } => "ValueError",
             Error::Duplicate(_) => "Duplicate",
             Error::MissingDependencies(_) => "MissingDependencies",
             Error::InvalidState(..) => "InvalidState",

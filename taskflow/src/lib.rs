@@ -11,6 +11,8 @@ mod flow;
 mod jobs;
 mod listener;
 pub mod persistence;
+#[cfg(feature = "stevedore")]
+pub mod plugins;
 mod retry;
 mod states;
 #[cfg(feature = "worker")]
