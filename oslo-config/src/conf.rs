@@ -259,9 +259,13 @@ impl OptMap {
         self.0.get_full_mut2(dest).map(|(_, e)| e)
     }
 
-    /// Adds an entry whose dest is not taken (checked by the caller).
-    fn insert(&mut self, entry: OptEntry) {
-        self.0.insert(entry);
+    /// Puts an entry in (at the end, or in the place of the one with the same dest, which comes back).
+    fn replace(&mut self, entry: OptEntry) -> (usize, Option<OptEntry>) {
+        self.0.replace_full(entry)
+    }
+
+    fn get_index(&self, index: usize) -> Option<&OptEntry> {
+        self.0.get_index(index)
     }
 
     fn shift_remove(&mut self, dest: &str) -> Option<OptEntry> {
@@ -819,19 +823,9 @@ impl ConfigOpts {
             }
             _ => (&mut self.default_opts, &self.default_section),
         };
-        if let Some(existing) = opts.get_mut(opt.dest_name()) {
-            if existing.opt.same_as(&opt) {
-                existing.cli |= cli;
-                return Ok(false);
-            }
-            return Err(Error::DuplicateOpt {
-                name: opt.dest_name().to_owned(),
-                group: group_label(group),
-            });
-        }
         let deprecated = deprecated_names(group, &opt);
         let file_hash = file_key_hash(section, opt.dest_name());
-        opts.insert(OptEntry {
+        let entry = OptEntry {
             opt,
             cli,
             override_value: None,
@@ -839,8 +833,26 @@ impl ConfigOpts {
             section: section.clone(),
             file_hash,
             deprecated,
-        });
-        Ok(true)
+        };
+        // One look-up: the entry goes in, and in the rare case that the name was taken, the one that was
+        // there goes back.
+        let (index, existing) = opts.replace(entry);
+        let Some(mut existing) = existing else {
+            return Ok(true);
+        };
+        let same = opts
+            .get_index(index)
+            .is_some_and(|new| existing.opt.same_as(&new.opt));
+        let name = existing.opt.dest_name().to_owned();
+        existing.cli |= same && cli;
+        opts.replace(existing);
+        if same {
+            return Ok(false);
+        }
+        Err(Error::DuplicateOpt {
+            name,
+            group: group_label(group),
+        })
     }
 
     /// Registers an option in a group (`None`: `DEFAULT`); the group is created if needed.

@@ -79,6 +79,35 @@ fn registering_the_same_option_twice_is_fine_a_different_one_is_not() {
 }
 
 #[test]
+fn registering_again_keeps_the_option_its_place_and_its_override() {
+    let mut conf = ConfigOpts::new();
+    conf.set_env(EnvSource::Disabled);
+    conf.register_opts(
+        [Opt::string("a").default("x"), Opt::string("b").default("y")],
+        Some("g"),
+    )
+    .unwrap();
+    conf.set_override("a", "over", Some("g")).unwrap();
+    assert!(
+        !conf
+            .register_opt(Opt::string("a").default("x"), Some("g"))
+            .unwrap()
+    );
+    let e = conf
+        .register_opt(Opt::string("a").default("z"), Some("g"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DuplicateOpt);
+    let names: Vec<&str> = conf.all_opts().map(|(_, o)| o.name()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let a = conf.all_opts().find(|(_, o)| o.name() == "a").unwrap().1;
+    assert_eq!(a.default_value(), Some(&Value::from("x")));
+    assert_eq!(
+        conf.get_str("a", Some("g")).unwrap().as_deref(),
+        Some("over")
+    );
+}
+
+#[test]
 fn reserved_and_illegal_names_are_refused() {
     let mut conf = ConfigOpts::new();
     let e = conf.register_opt(Opt::string("project"), None).unwrap_err();
