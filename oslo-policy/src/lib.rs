@@ -10,6 +10,8 @@ mod error;
 mod file;
 mod literal;
 mod parser;
+#[cfg(feature = "stevedore")]
+pub mod plugins;
 mod python;
 mod remote;
 #[cfg(feature = "tools")]

@@ -164,6 +164,11 @@ pub(crate) fn parse_atom(s: &str, registry: &CheckRegistry) -> Result<Check, Str
     let Some((kind, matcher)) = s.split_once(':') else {
         return Err(format!("`{s}` is not a check: it has no `:`"));
     };
+    // oslo.policy looks the kind up among the `oslo.policy.rule_checks` plugins first.
+    #[cfg(feature = "stevedore")]
+    if let Some(check) = crate::plugins::extension_check(kind, matcher) {
+        return Ok(check);
+    }
     let custom = if kind == "http" || kind == "https" {
         None
     } else {
