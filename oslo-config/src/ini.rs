@@ -169,6 +169,7 @@ fn py_space_byte(b: u8) -> bool {
 }
 
 /// The range of `s[range]` without [`py_space`] characters at either end (ASCII looked at byte by byte).
+#[inline]
 fn trim_range(s: &str, range: Range<usize>) -> Range<usize> {
     let bytes = s.as_bytes();
     let (mut start, mut end) = (range.start, range.end.min(bytes.len()));
@@ -178,21 +179,27 @@ fn trim_range(s: &str, range: Range<usize>) -> Range<usize> {
     while end > start && bytes.get(end - 1).is_some_and(|&b| py_space_byte(b)) {
         end -= 1;
     }
-    let non_ascii = |i: usize| bytes.get(i).is_some_and(|b| !b.is_ascii());
-    if start < end && (non_ascii(start) || non_ascii(end - 1)) {
-        // A character of several bytes at an end: it may be Unicode white space.
-        let part = s.get(start..end).unwrap_or("");
-        let trimmed = part.trim_matches(py_space);
-        if trimmed.is_empty() {
-            return range.start..range.start;
-        }
-        let lead = part.len() - part.trim_start_matches(py_space).len();
-        return start + lead..start + lead + trimmed.len();
-    }
     if end <= start {
         return range.start..range.start;
     }
+    let non_ascii = |i: usize| bytes.get(i).is_some_and(|b| !b.is_ascii());
+    if non_ascii(start) || non_ascii(end - 1) {
+        return trim_unicode(s, start..end, range.start);
+    }
     start..end
+}
+
+/// [`trim_range`] of a range that starts or ends with a character of several bytes, which may be Unicode
+/// white space (`empty_at`: where an empty result points).
+#[cold]
+fn trim_unicode(s: &str, range: Range<usize>, empty_at: usize) -> Range<usize> {
+    let part = s.get(range.clone()).unwrap_or("");
+    let trimmed = part.trim_matches(py_space);
+    if trimmed.is_empty() {
+        return empty_at..empty_at;
+    }
+    let lead = part.len() - part.trim_start_matches(py_space).len();
+    range.start + lead..range.start + lead + trimmed.len()
 }
 
 /// `s` without trailing [`py_space`] characters.
@@ -287,16 +294,17 @@ impl IniDocument {
         let mut pending: Option<Pending> = None;
         let mut lineno = 0usize;
 
+        let bytes = body.as_bytes();
         for (at, raw) in lines {
             lineno += 1;
             let line = trim_end_py(raw);
-            if line.is_empty() {
+            let Some(&first) = line.as_bytes().first() else {
                 if let Some(p) = pending.take() {
                     doc.flush(body, current, p, lineno)?;
                 }
                 continue;
-            }
-            if line.starts_with([' ', '\t']) {
+            };
+            if first == b' ' || first == b'\t' {
                 match pending.as_mut() {
                     Some(p) => {
                         let mut joined = match std::mem::replace(
@@ -323,44 +331,64 @@ impl IniDocument {
             if let Some(p) = pending.take() {
                 doc.flush(body, current, p, lineno)?;
             }
-            if line.starts_with('[') {
-                if !line.ends_with(']') {
-                    return Err(IniError {
-                        line: lineno,
-                        message: "Invalid section (must end with ])",
-                        text: line.to_owned(),
-                    });
+            match first {
+                b'[' => {
+                    if !line.ends_with(']') {
+                        return Err(IniError {
+                            line: lineno,
+                            message: "Invalid section (must end with ])",
+                            text: line.to_owned(),
+                        });
+                    }
+                    // `[` and `]` are one byte each; the line ends with `]`.
+                    if line.len() < 3 {
+                        return Err(IniError {
+                            line: lineno,
+                            message: "Empty section name",
+                            text: line.to_owned(),
+                        });
+                    }
+                    let name = (at + 1, at + line.len() - 1);
+                    current = Some(doc.open_block(body, name, lineno));
                 }
-                // `[` and `]` are one byte each; the line ends with `]`.
-                if line.len() < 3 {
-                    return Err(IniError {
-                        line: lineno,
-                        message: "Empty section name",
-                        text: line.to_owned(),
-                    });
+                b'#' | b';' => {
+                    // A comment.
                 }
-                let name = (at + 1, at + line.len() - 1);
-                current = Some(doc.open_block(body, name, lineno));
-            } else if line.starts_with(['#', ';']) {
-                // A comment.
-            } else {
-                let (key, value) = split_key_value(line).ok_or_else(|| IniError {
-                    line: lineno,
-                    message: "No ':' or '=' found in assignment",
-                    text: line.to_owned(),
-                })?;
-                if key.is_empty() {
-                    return Err(IniError {
+                _ => {
+                    let (key, value) = split_key_value(line).ok_or_else(|| IniError {
                         line: lineno,
-                        message: "Key cannot be empty",
+                        message: "No ':' or '=' found in assignment",
                         text: line.to_owned(),
-                    });
+                    })?;
+                    if key.is_empty() {
+                        return Err(IniError {
+                            line: lineno,
+                            message: "Key cannot be empty",
+                            text: line.to_owned(),
+                        });
+                    }
+                    let key = (at + key.start, at + key.end);
+                    let value = (at + value.start, at + value.end);
+                    // Stored at once unless the next line may continue the value (it starts with a space
+                    // or a tab) or there is no section yet (oslo reports that at the next line).
+                    let after = at + raw.len();
+                    let next = match bytes.get(after) {
+                        Some(b'\r') if bytes.get(after + 1) == Some(&b'\n') => after + 2,
+                        _ => after + 1,
+                    };
+                    match current {
+                        Some(cur) if !matches!(bytes.get(next), Some(b' ' | b'\t')) => {
+                            doc.store(body, cur, key, Text::Span(value.0, value.1), lineno);
+                        }
+                        _ => {
+                            pending = Some(Pending {
+                                key,
+                                value: PendingValue::Span(value.0, value.1),
+                                line: lineno,
+                            });
+                        }
+                    }
                 }
-                pending = Some(Pending {
-                    key: (at + key.start, at + key.end),
-                    value: PendingValue::Span(at + value.start, at + value.end),
-                    line: lineno,
-                });
             }
         }
         if let Some(p) = pending.take() {
@@ -432,16 +460,21 @@ impl IniDocument {
                 Text::Joined(self.joined.len() - 1)
             }
         };
+        self.store(body, cur, p.key, value, p.line);
+        Ok(())
+    }
+
+    /// Adds an assignment to the current block and indexes it.
+    fn store(&mut self, body: &str, cur: Current, key: (usize, usize), value: Text, line: usize) {
         let at = self.entries.len();
         self.entries.push(RawEntry {
-            key: p.key,
+            key,
             value,
-            line: p.line,
+            line,
             block: cur.block,
             next: NONE,
         });
         self.add_to_index(body, at, cur);
-        Ok(())
     }
 
     /// Indexes the entry at `at` under its section and key.

@@ -15,9 +15,32 @@ pub(crate) fn check_typed(ty: &OptType, v: &Value) -> Result<Option<Value>, Inva
 /// Whether a value fits a type, as [`check_typed`] decides, without building the converted value of a
 /// string option.
 pub(crate) fn check_valid(ty: &OptType, v: &Value) -> Result<(), InvalidValue> {
+    if fits_as_is(ty, v) {
+        return Ok(());
+    }
     match (ty, v) {
         (OptType::String(t), Value::String(s)) => t.parse_str_ref(s).map(|_| ()),
         _ => check_typed(ty, v).map(|_| ()),
+    }
+}
+
+/// Whether a typed value certainly fits a type unchanged, seen without running the type's checks: the
+/// common defaults (a string for an unrestricted string type, a boolean, an integer within the bounds, a
+/// list of such items). `false` means "check it".
+fn fits_as_is(ty: &OptType, v: &Value) -> bool {
+    match (ty, v) {
+        (OptType::Boolean, Value::Boolean(_)) => true,
+        (OptType::String(t), Value::String(_)) => {
+            t.choices.is_empty()
+                && t.regex.is_none()
+                && !t.quotes
+                && t.max_length.is_none_or(|m| m == 0)
+        }
+        (OptType::Integer(t), Value::Integer(n)) => {
+            t.choices.is_empty() && t.min.is_none_or(|m| *n >= m) && t.max.is_none_or(|m| *n <= m)
+        }
+        (OptType::List(t), Value::List(items)) => items.iter().all(|i| fits_as_is(&t.item, i)),
+        _ => false,
     }
 }
 

@@ -431,11 +431,30 @@ mod tests {
 
     #[test]
     fn plain_integers_take_the_short_way_with_the_same_answer() {
-        for text in ["0", "7", "-12", "+5", "007", "999999999999999999", "-999999999999999999"] {
+        for text in [
+            "0",
+            "7",
+            "-12",
+            "+5",
+            "007",
+            "999999999999999999",
+            "-999999999999999999",
+        ] {
             assert_eq!(plain_int(text), parse_int(text).ok(), "{text}");
         }
         // Everything else goes the long way.
-        for text in ["", "-", "+", " 1", "1 ", "1_000", "٣", "9999999999999999999", "1.0", "--1"] {
+        for text in [
+            "",
+            "-",
+            "+",
+            " 1",
+            "1 ",
+            "1_000",
+            "٣",
+            "9999999999999999999",
+            "1.0",
+            "--1",
+        ] {
             assert_eq!(plain_int(text), None, "{text}");
         }
     }
