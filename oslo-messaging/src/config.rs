@@ -232,14 +232,22 @@ inventory::submit! {
     oslo_config::generator::OptList { namespace: NAMESPACE, list: list_opts }
 }
 
-/// Registers every option of [`list_opts`] (registering them again is harmless), before or after
-/// parsing.
+/// `[oslo_messaging_notifications] routing_config`: registered by the original's routing driver when it
+/// loads, so not listed by [`list_opts`] (nor by the generator), but registered by [`register_opts`].
+fn routing_config_opt() -> Opt {
+    Opt::string("routing_config")
+        .default("")
+        .help("RoutingNotifier configuration file location.")
+}
+
+/// Registers every option of [`list_opts`], and `[oslo_messaging_notifications] routing_config`
+/// (registering them again is harmless), before or after parsing.
 pub fn register_opts(conf: &mut ConfigOpts) -> std::result::Result<(), oslo_config::Error> {
     for (group, opts) in list_opts() {
         let name = group.as_ref().map(|g| g.name().to_owned());
         conf.register_opts(opts, name.as_deref())?;
     }
-    Ok(())
+    conf.register_opts(vec![routing_config_opt()], Some(NOTIFICATIONS_GROUP))
 }
 
 /// Registers the options and replaces the default of `executor_thread_pool_size` (oslo's
@@ -347,15 +355,30 @@ impl Transport {
     /// `[oslo_messaging_notifications] transport_url` when set, else the RPC transport's URL; the other
     /// options as [`Transport::from_config`].
     pub fn notification_from_config(conf: &ConfigOpts) -> Result<Transport> {
-        let url = string_opt(conf, "transport_url", Some(NOTIFICATIONS_GROUP))?;
-        build_transport(conf, url.as_deref())
+        notification_transport(conf, None)
     }
+}
+
+/// The transport for notifications, as oslo's `get_notification_transport(conf, url)`: `url` when given,
+/// else `[oslo_messaging_notifications] transport_url`, else `[DEFAULT] transport_url`; the
+/// `[oslo_messaging_rabbit]` options apply to each (see the module documentation).
+pub fn notification_transport(conf: &ConfigOpts, url: Option<&str>) -> Result<Transport> {
+    let configured;
+    let url = match url {
+        Some(u) => Some(u),
+        None => {
+            configured = string_opt(conf, "transport_url", Some(NOTIFICATIONS_GROUP))?;
+            configured.as_deref()
+        }
+    };
+    build_transport(conf, url)
 }
 
 impl Notifier {
     /// A builder set from `[oslo_messaging_notifications]`, as oslo's `Notifier(transport)` reads it:
-    /// every `driver` (none: the notifier sends nothing), `topics`, and `retry` (negative: retry for
-    /// ever).
+    /// every `driver` (none: the notifier sends nothing), `topics`, `retry` (negative: retry for
+    /// ever), and `routing_config`, the YAML file of the `routing` driver's rules (read by `build` when
+    /// the drivers include `routing`).
     pub fn builder_from_config(transport: Transport, conf: &ConfigOpts) -> Result<NotifierBuilder> {
         let drivers = conf
             .get_str_list("driver", Some(NOTIFICATIONS_GROUP))
@@ -369,7 +392,12 @@ impl Notifier {
             .get_int("retry", Some(NOTIFICATIONS_GROUP))
             .map_err(config_error)?
             .and_then(|r| u32::try_from(r).ok());
+        let routing_config = string_opt(conf, "routing_config", Some(NOTIFICATIONS_GROUP))?
+            .filter(|f| !f.is_empty());
         let mut builder = Notifier::builder(transport).topics(topics).retry(retry);
+        if let Some(file) = routing_config {
+            builder = builder.routing_config_path(file);
+        }
         for driver in drivers {
             builder = builder.driver(driver);
         }

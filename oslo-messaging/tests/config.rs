@@ -179,3 +179,48 @@ fn a_memory_transport_from_config_calls_and_notifies() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].retry, Some(2));
 }
+
+/// `[oslo_messaging_notifications] routing_config` is registered (though not listed, as in the original)
+/// and read only when the `routing` driver is used; a missing or malformed file is then an error.
+#[test]
+fn routing_config_is_read_when_the_routing_driver_is_used() {
+    let listed = config::list_opts()
+        .into_iter()
+        .flat_map(|(_, opts)| opts)
+        .any(|o| o.name() == "routing_config");
+    assert!(!listed, "the original's list_opts does not list it");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let build = |driver: &str, file: &Path| {
+        let (_d, conf) = conf_with(&format!(
+            "[DEFAULT]\ntransport_url = memory://routing-conf\n[oslo_messaging_notifications]\n\
+             driver = {driver}\nrouting_config = {}\n",
+            file.display()
+        ));
+        let transport = Transport::notification_from_config(&conf).unwrap();
+        Notifier::builder_from_config(transport, &conf)
+            .unwrap()
+            .build()
+    };
+    assert!(
+        build("noop", &missing).is_ok(),
+        "not read without the routing driver"
+    );
+    let err = build("routing", &missing).unwrap_err();
+    assert!(err.to_string().contains("missing.yaml"), "{err}");
+
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "# no groups\n").unwrap();
+    assert!(
+        build("routing", &empty).is_ok(),
+        "an empty file has no groups"
+    );
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "g:\n  log:\n    accepted_events: compute.*\n").unwrap();
+    let err = build("routing", &bad).unwrap_err();
+    assert!(
+        err.to_string().contains("bad routing configuration"),
+        "{err}"
+    );
+}

@@ -1,16 +1,25 @@
 //! `oslo-messaging-send-notification`: send one notification from the shell, with the original's flags.
 //!
 //! ```text
-//! oslo-messaging-send-notification --transport-url URL [--publisher-id ID] [--event-type T]
-//!     [--topic T...] [--priority info|audit|warn|error|critical|sample] [--driver D] PAYLOAD
+//! oslo-messaging-send-notification [--config-file FILE] [--transport-url URL] [--publisher-id ID]
+//!     [--event-type T] [--topic T...] [--priority info|audit|warn|error|critical|sample] [--driver D]
+//!     PAYLOAD
 //! ```
 //!
-//! As in the original, the payload is sent as the string given.
+//! As in the original, the options come from oslo.config: `--config-file` names the file (else the
+//! default files of the program, `oslo-messaging-send-notification.conf` in `~` or `/etc`), whose
+//! `[DEFAULT] transport_url`, `[oslo_messaging_notifications]` (`transport_url`, `topics`, `retry`,
+//! `routing_config`) and `[oslo_messaging_rabbit]` options apply; `--transport-url` and `--topic` win over
+//! the file, and `--driver` (default `messagingv2`) replaces its drivers. The payload is sent as the string
+//! given.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use oslo_messaging::{Context, Notifier, Priority, Transport};
+use oslo_config::{ConfigOpts, ParseArgs};
+use oslo_messaging::{Context, Notifier, Priority, config};
+
+const PROG: &str = "oslo-messaging-send-notification";
 
 #[derive(Parser)]
 #[command(
@@ -18,7 +27,7 @@ use oslo_messaging::{Context, Notifier, Priority, Transport};
     about = "Oslo.messaging notification sending"
 )]
 struct Cli {
-    /// Path to a configuration file (not supported by this build: needs the oslo-config integration).
+    /// Path to configuration file.
     #[arg(long)]
     config_file: Option<String>,
     /// Transport URL.
@@ -30,7 +39,7 @@ struct Cli {
     /// Event type.
     #[arg(long, default_value = "test")]
     event_type: String,
-    /// Topics to send to (default `notifications`).
+    /// Topic to send to.
     #[arg(long, num_args = 0..)]
     topic: Option<Vec<String>>,
     /// Priority.
@@ -43,17 +52,29 @@ struct Cli {
     payload: String,
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    if cli.config_file.is_some() {
-        return Err("--config-file is not supported yet (it needs the oslo-config integration); pass --transport-url".into());
+/// The options, as the original's `conf([], default_config_files=[file] if file else None)`.
+fn configuration(file: Option<&str>) -> Result<ConfigOpts, String> {
+    let mut conf = ConfigOpts::new();
+    config::register_opts(&mut conf).map_err(|e| e.to_string())?;
+    let mut args = ParseArgs::new(Vec::<String>::new()).prog(PROG);
+    if let Some(f) = file {
+        args = args.default_config_files([f]);
     }
-    let url = cli.transport_url.unwrap_or_else(|| "rabbit://".to_owned());
-    let transport = Transport::new(&url).map_err(|e| e.to_string())?;
-    let mut b = Notifier::builder(transport.clone()).driver(cli.driver);
+    conf.parse(args).map_err(|e| e.to_string())?;
+    Ok(conf)
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let conf = configuration(cli.config_file.as_deref())?;
+    let transport = config::notification_transport(&conf, cli.transport_url.as_deref())
+        .map_err(|e| e.to_string())?;
+    let mut b = Notifier::builder_from_config(transport.clone(), &conf)
+        .map_err(|e| e.to_string())?
+        .drivers([cli.driver]);
     if let Some(p) = cli.publisher_id {
         b = b.publisher_id(p);
     }
-    if let Some(t) = cli.topic.filter(|t| !t.is_empty()) {
+    if let Some(t) = cli.topic {
         b = b.topics(t);
     }
     let notifier = b.build().map_err(|e| e.to_string())?;
@@ -80,14 +101,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("oslo-messaging-send-notification: {e}");
+            eprintln!("{PROG}: {e}");
             return ExitCode::FAILURE;
         }
     };
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("oslo-messaging-send-notification: {e}");
+            eprintln!("{PROG}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,7 +1,7 @@
 //! The notifier and its drivers.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde::Serialize;
@@ -39,6 +39,24 @@ pub fn take_test_notifications() -> Vec<CapturedNotification> {
 /// The routing driver's rules: group, then driver name, then `accepted_events` / `accepted_priorities`
 /// glob lists.
 type RoutingRules = BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<String>>>>;
+
+/// The routing rules from `routing_config`'s YAML: an empty document (or `null`) has no groups, as in the
+/// original; anything else must be groups of drivers of rules holding lists of patterns (the original
+/// fails later, when a notification is routed, on what we refuse here).
+fn parse_routing(yaml: &str) -> Result<RoutingRules> {
+    let rules: Option<RoutingRules> = serde_norway::from_str(yaml)
+        .map_err(|e| Error::Configuration(format!("bad routing configuration: {e}")))?;
+    Ok(rules.unwrap_or_default())
+}
+
+fn read_routing_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Error::Configuration(format!(
+            "cannot read the routing configuration `{}`: {e}",
+            path.display()
+        ))
+    })
+}
 
 #[derive(Debug, Clone)]
 enum NotifyDriver {
@@ -125,6 +143,8 @@ pub struct NotifierBuilder {
     retry: Option<u32>,
     serializer: Arc<dyn Serializer>,
     routing: Option<Arc<RoutingRules>>,
+    /// A `routing_config` file, read by `build` when the `routing` driver is used.
+    routing_path: Option<PathBuf>,
 }
 
 impl NotifierBuilder {
@@ -137,6 +157,11 @@ impl NotifierBuilder {
     /// is sent (as the original's empty default).
     pub fn driver(mut self, name: impl Into<String>) -> Self {
         self.drivers.push(name.into());
+        self
+    }
+    /// The drivers, replacing those added before (as a `driver` argument replaces the configured ones).
+    pub fn drivers<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        self.drivers = names.into_iter().map(Into::into).collect();
         self
     }
     /// The topics (default `["notifications"]`).
@@ -154,21 +179,31 @@ impl NotifierBuilder {
         self.serializer = s;
         self
     }
-    /// The rules of the `routing` driver, from YAML text (`routing_config`'s file content).
+    /// The rules of the `routing` driver, from YAML text (`routing_config`'s file content): groups of
+    /// drivers, each with `accepted_events` and `accepted_priorities` patterns (see the crate README).
     pub fn routing_config_yaml(mut self, yaml: &str) -> Result<Self> {
-        let rules: RoutingRules = serde_norway::from_str(yaml)
-            .map_err(|e| Error::Configuration(format!("bad routing configuration: {e}")))?;
-        self.routing = Some(Arc::new(rules));
+        self.routing = Some(Arc::new(parse_routing(yaml)?));
         Ok(self)
     }
-    /// The rules of the `routing` driver, from a YAML file.
+    /// The rules of the `routing` driver, from a YAML file, read now.
     pub fn routing_config_file(self, path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Configuration(format!("cannot read `{}`: {e}", path.display())))?;
+        let text = read_routing_file(path)?;
         self.routing_config_yaml(&text)
     }
+    /// The rules of the `routing` driver, from a YAML file read by [`build`](Self::build) only when the
+    /// drivers include `routing` (as the original reads `routing_config` only when that driver runs).
+    pub fn routing_config_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.routing_path = Some(path.into());
+        self
+    }
     /// Loads the drivers and builds the notifier.
-    pub fn build(self) -> Result<Notifier> {
+    pub fn build(mut self) -> Result<Notifier> {
+        if self.routing.is_none()
+            && self.drivers.iter().any(|d| d == "routing")
+            && let Some(path) = &self.routing_path
+        {
+            self.routing = Some(Arc::new(parse_routing(&read_routing_file(path)?)?));
+        }
         #[cfg(feature = "stevedore")]
         let drivers = crate::plugins::notification_drivers(&self.drivers)?
             .into_iter()
@@ -222,6 +257,7 @@ impl Notifier {
             retry: None,
             serializer: Arc::new(NoOpSerializer),
             routing: None,
+            routing_path: None,
         }
     }
 
@@ -338,8 +374,16 @@ impl Notifier {
                     if name == "routing" {
                         continue;
                     }
+                    // A name that is no driver is skipped, as the original's plugin manager has no
+                    // extension by that name to call.
+                    let d = match driver_by_name(name, None) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            tracing::warn!(target: "notify", event_type, driver = name, error = %e, "routing to an unknown driver skipped");
+                            continue;
+                        }
+                    };
                     tracing::info!(target: "notify", event_type, driver = name, "routing notification");
-                    let d = driver_by_name(name, None)?;
                     Box::pin(self.run_driver(&d, out, priority, event_type)).await?;
                 }
                 Ok(())
