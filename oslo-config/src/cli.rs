@@ -151,7 +151,7 @@ fn add_opt(
     if let Some(s) = opt.short {
         arg = arg.short(s);
     }
-    if matches!(opt.ty, OptType::Boolean) {
+    if matches!(opt.core.ty, OptType::Boolean) {
         arg = arg.num_args(0).default_missing_value("true");
         let mut inverse = Arg::new(format!("n{i}"))
             .long(long_name(group, "no", &opt.name))
@@ -308,7 +308,7 @@ pub(crate) fn parse(
         }
     }
     for (i, (group, opt)) in opts.iter().enumerate() {
-        let is_bool = matches!(opt.ty, OptType::Boolean);
+        let is_bool = matches!(opt.core.ty, OptType::Boolean);
         for (id, prefix) in [(format!("o{i}"), ""), (format!("n{i}"), "no")] {
             if prefix == "no" && (!is_bool || opt.positional) {
                 continue;
@@ -346,7 +346,7 @@ pub(crate) fn parse(
                     .get_raw(&id)
                     .map(|v| v.map(|x| x.to_string_lossy().into_owned()).collect())
                     .unwrap_or_default();
-                if matches!(sc.args.get(i).map(|a| &a.ty), Some(OptType::Boolean))
+                if matches!(sc.args.get(i).map(|a| &a.core.ty), Some(OptType::Boolean))
                     && let Some(neg) = sm.get_raw(&format!("n{i}"))
                 {
                     vals.extend(neg.map(|x| x.to_string_lossy().into_owned()));

@@ -212,81 +212,122 @@ struct OptEntry {
     deprecated: Vec<(String, String)>,
 }
 
-impl std::hash::Hash for OptEntry {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // As `str` hashes, so that an entry is found by its dest name (`Borrow<str>`).
-        self.opt.dest_name().hash(state);
-    }
-}
-
-impl PartialEq for OptEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.opt.dest_name() == other.opt.dest_name()
-    }
-}
-
-impl Eq for OptEntry {}
-
-impl std::borrow::Borrow<str> for OptEntry {
-    fn borrow(&self) -> &str {
-        self.opt.dest_name()
-    }
-}
-
-/// The options of a group in registration order, found by dest name. The entries are their own keys, so
-/// registering an option costs no copy of its name.
+/// The options of a group in registration order, found by dest name.
+///
+/// The entries are kept in a vector and indexed by the hash of their dest: registering an option costs no
+/// copy of its name and one move of the entry. A dest whose hash is already taken by another dest (a
+/// collision) is found by scanning `collided`.
 #[derive(Debug, Clone, Default)]
-struct OptMap(indexmap::IndexSet<OptEntry, FxBuild>);
+struct OptMap {
+    entries: Vec<OptEntry>,
+    by_hash: FxHashMap<u64, usize>,
+    collided: Vec<usize>,
+}
 
 impl OptMap {
     fn with_capacity(capacity: usize) -> Self {
-        OptMap(indexmap::IndexSet::with_capacity_and_hasher(
-            capacity,
-            FxBuild::default(),
-        ))
+        OptMap {
+            entries: Vec::with_capacity(capacity),
+            by_hash: FxHashMap::with_capacity_and_hasher(capacity, FxBuild::default()),
+            collided: Vec::new(),
+        }
     }
 
     fn reserve(&mut self, additional: usize) {
-        self.0.reserve(additional);
+        self.entries.reserve(additional);
+        self.by_hash.reserve(additional);
+    }
+
+    fn index_of(&self, dest: &str) -> Option<usize> {
+        let at = |i: &usize| {
+            self.entries
+                .get(*i)
+                .is_some_and(|e| e.opt.dest_name() == dest)
+        };
+        match self.by_hash.get(&hash_str(dest)) {
+            Some(i) if at(i) => Some(*i),
+            _ if self.collided.is_empty() => None,
+            _ => self.collided.iter().copied().find(|i| at(i)),
+        }
     }
 
     fn get(&self, dest: &str) -> Option<&OptEntry> {
-        self.0.get(dest)
+        self.entries.get(self.index_of(dest)?)
     }
 
     fn get_mut(&mut self, dest: &str) -> Option<&mut OptEntry> {
-        use indexmap::set::MutableValues;
-        self.0.get_full_mut2(dest).map(|(_, e)| e)
-    }
-
-    /// Puts an entry in (at the end, or in the place of the one with the same dest, which comes back).
-    fn replace(&mut self, entry: OptEntry) -> (usize, Option<OptEntry>) {
-        self.0.replace_full(entry)
+        let i = self.index_of(dest)?;
+        self.entries.get_mut(i)
     }
 
     fn get_index(&self, index: usize) -> Option<&OptEntry> {
-        self.0.get_index(index)
+        self.entries.get(index)
     }
 
+    /// Indexes the entry at `i`, whose dest is not indexed yet.
+    fn index_entry(&mut self, i: usize, hash: u64) {
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.collided.push(i),
+        }
+    }
+
+    /// Puts an entry in: at the end, or in the place of the one with the same dest, which comes back.
+    fn replace(&mut self, entry: OptEntry) -> (usize, Option<OptEntry>) {
+        let hash = hash_str(entry.opt.dest_name());
+        let found = match self.by_hash.get(&hash) {
+            Some(&i)
+                if self
+                    .entries
+                    .get(i)
+                    .is_some_and(|e| e.opt.dest_name() == entry.opt.dest_name()) =>
+            {
+                Some(i)
+            }
+            _ if self.collided.is_empty() => None,
+            _ => self.index_of(entry.opt.dest_name()),
+        };
+        if let Some(i) = found
+            && let Some(slot) = self.entries.get_mut(i)
+        {
+            return (i, Some(std::mem::replace(slot, entry)));
+        }
+        let i = self.entries.len();
+        self.entries.push(entry);
+        self.index_entry(i, hash);
+        (i, None)
+    }
+
+    /// Removes an entry, keeping the order of the others.
     fn shift_remove(&mut self, dest: &str) -> Option<OptEntry> {
-        self.0.shift_take(dest)
+        let i = self.index_of(dest)?;
+        let removed = self.entries.remove(i);
+        self.by_hash.clear();
+        self.collided.clear();
+        let hashes: Vec<u64> = self
+            .entries
+            .iter()
+            .map(|e| hash_str(e.opt.dest_name()))
+            .collect();
+        for (i, hash) in hashes.into_iter().enumerate() {
+            self.index_entry(i, hash);
+        }
+        Some(removed)
     }
 
-    fn values(&self) -> indexmap::set::Iter<'_, OptEntry> {
-        self.0.iter()
+    fn values(&self) -> std::slice::Iter<'_, OptEntry> {
+        self.entries.iter()
     }
 
     fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|e| e.opt.dest_name())
+        self.entries.iter().map(|e| e.opt.dest_name())
     }
 
     /// Calls `f` on every entry (which must not change the entry's dest).
-    fn for_each_mut(&mut self, mut f: impl FnMut(&mut OptEntry)) {
-        use indexmap::set::MutableValues;
-        self.0.retain2(|e| {
-            f(e);
-            true
-        });
+    fn for_each_mut(&mut self, f: impl FnMut(&mut OptEntry)) {
+        self.entries.iter_mut().for_each(f);
     }
 }
 
@@ -1125,7 +1166,7 @@ impl ConfigOpts {
             }
         }
         for (group, opt) in self.all_opts() {
-            if validate && let Some(d) = &opt.default {
+            if validate && let Some(d) = &opt.core.default {
                 let entry = self.find(opt.dest_name(), group)?;
                 if entry.default_value.is_none() {
                     let ns = self
@@ -1138,7 +1179,7 @@ impl ConfigOpts {
             }
             if opt.is_required() {
                 let entry = self.find(opt.dest_name(), group)?;
-                if opt.default.is_some()
+                if opt.core.default.is_some()
                     || entry.default_value.is_some()
                     || entry.override_value.is_some()
                 {
@@ -1531,7 +1572,7 @@ impl ConfigOpts {
             let v = self.substitute_value(d, group, ns, depth)?;
             return Ok((Some(v), Some(Origin::SetDefault)));
         }
-        if let Some(d) = &opt.default {
+        if let Some(d) = &opt.core.default {
             let value = self.convert_at(opt, group, d, &Origin::OptDefault, ns, depth)?;
             return Ok((value, Some(Origin::OptDefault)));
         }
@@ -1583,7 +1624,7 @@ impl ConfigOpts {
             Error::InvalidDefault {
                 name: opt.name.to_string(),
                 value: py_str(raw),
-                type_name: opt.ty.type_name(),
+                type_name: opt.core.ty.type_name(),
                 reason,
             }
         } else {
@@ -1610,12 +1651,15 @@ impl ConfigOpts {
             let raw = Value::String(text.to_owned());
             return self.convert_at(opt, group, &raw, origin, ns, depth);
         }
-        opt.ty.parse(text).map_err(|reason| Error::InvalidValue {
-            name: opt.name.to_string(),
-            group: group_label(group),
-            location: origin.location(),
-            reason,
-        })
+        opt.core
+            .ty
+            .parse(text)
+            .map_err(|reason| Error::InvalidValue {
+                name: opt.name.to_string(),
+                group: group_label(group),
+                location: origin.location(),
+                reason,
+            })
     }
 
     /// [`Self::convert_at`] of a value the caller owns and gives up (one read from a file, the
@@ -1632,7 +1676,7 @@ impl ConfigOpts {
         if matches!(origin, Origin::OptDefault) || has_dollar(&raw) {
             return self.convert_at(opt, group, &raw, origin, ns, depth);
         }
-        crate::resolve::convert_owned(&opt.ty, opt.multi, raw).map_err(|reason| {
+        crate::resolve::convert_owned(&opt.core.ty, opt.multi, raw).map_err(|reason| {
             Error::InvalidValue {
                 name: opt.name.to_string(),
                 group: group_label(group),
@@ -1659,7 +1703,7 @@ impl ConfigOpts {
         } else {
             raw
         };
-        convert(&opt.ty, opt.multi, value)
+        convert(&opt.core.ty, opt.multi, value)
             .map_err(|reason| self.refused(opt, group, raw, origin, reason))
     }
 
@@ -2228,9 +2272,9 @@ fn checked_at_set(
         return Ok(value.clone());
     }
     let res = if opt.multi {
-        convert(&opt.ty, true, value)
+        convert(&opt.core.ty, true, value)
     } else {
-        check_typed(&opt.ty, value)
+        check_typed(&opt.core.ty, value)
     };
     match res {
         Ok(Some(v)) => Ok(v),
@@ -2261,3 +2305,46 @@ const _: () = {
     const fn is_send_sync<T: Send + Sync>() {}
     is_send_sync::<ConfigOpts>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &'static str) -> OptEntry {
+        OptEntry {
+            opt: Opt::string(name),
+            cli: false,
+            override_value: None,
+            default_value: None,
+            section: Arc::from("DEFAULT"),
+            file_hash: 0,
+            deprecated: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_dest_whose_hash_is_taken_is_still_found() {
+        let mut m = OptMap::default();
+        assert_eq!(m.replace(entry("a")).0, 0);
+        // Force the collision: `b`'s hash already points at `a`.
+        m.by_hash.insert(hash_str("b"), 0);
+        let (i, old) = m.replace(entry("b"));
+        assert_eq!((i, old.is_none()), (1, true));
+        assert_eq!(m.collided, [1]);
+        assert_eq!(m.get("b").map(|e| e.opt.name()), Some("b"));
+        assert_eq!(m.get("a").map(|e| e.opt.name()), Some("a"));
+        assert!(m.get("c").is_none());
+        // Replacing `b` keeps its place.
+        let (i, old) = m.replace(entry("b"));
+        assert_eq!(
+            (i, old.map(|e| e.opt.name().to_owned())),
+            (1, Some("b".into()))
+        );
+        // Removing `a` keeps the order and re-indexes the rest.
+        assert!(m.shift_remove("a").is_some());
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(m.get("b").map(|e| e.opt.name()), Some("b"));
+        assert!(m.get("a").is_none());
+        assert!(m.get_mut("b").is_some());
+    }
+}

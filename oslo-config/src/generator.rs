@@ -294,7 +294,7 @@ fn format_defaults(opt: &Opt) -> Vec<String> {
         if let Some(s) = &opt.rare().sample_default {
             return vec![s.clone()];
         }
-        return match &opt.default {
+        return match &opt.core.default {
             Some(Value::List(items)) if !items.is_empty() => {
                 items.iter().map(|v| quote_spaces(&v.to_string())).collect()
             }
@@ -305,9 +305,9 @@ fn format_defaults(opt: &Opt) -> Vec<String> {
     if let Some(s) = &opt.rare().sample_default {
         return vec![s.clone()];
     }
-    match &opt.default {
+    match &opt.core.default {
         None => vec!["<None>".to_owned()],
-        Some(v) => vec![opt.ty.format_sample(v)],
+        Some(v) => vec![opt.core.ty.format_sample(v)],
     }
 }
 
@@ -342,14 +342,14 @@ fn format_opt(opt: &Opt, group: &str, o: &GeneratorOptions) -> String {
         format!("{prefix}{help} ({})", opt.type_name())
     };
     let mut out = format_help(&help_text, o);
-    let (min, max) = bounds(&opt.ty);
+    let (min, max) = bounds(&opt.core.ty);
     if let Some(m) = min {
         out.push_str(&format!("# Minimum value: {m}\n"));
     }
     if let Some(m) = max {
         out.push_str(&format!("# Maximum value: {m}\n"));
     }
-    let ch = choices(&opt.ty);
+    let ch = choices(&opt.core.ty);
     if !ch.is_empty() {
         out.push_str("# Possible values:\n");
         for (c, d) in ch {
@@ -475,8 +475,8 @@ fn entry(opt: &Opt, group: &str, namespace: &str) -> Json {
             })
         })
         .collect();
-    let (min, max) = bounds_json(&opt.ty);
-    let choices: Vec<Json> = choices(&opt.ty)
+    let (min, max) = bounds_json(&opt.core.ty);
+    let choices: Vec<Json> = choices(&opt.core.ty)
         .into_iter()
         .map(|(c, d)| json!([c, d]))
         .collect();
@@ -485,7 +485,7 @@ fn entry(opt: &Opt, group: &str, namespace: &str) -> Json {
         "type": opt.type_name(),
         "dest": opt.dest_name(),
         "short": opt.short.map(|c| c.to_string()),
-        "default": value_json(&opt.default),
+        "default": value_json(&opt.core.default),
         "sample_default": opt.rare().sample_default,
         "positional": opt.positional,
         "metavar": opt.rare().metavar,

@@ -117,12 +117,10 @@ impl<T: IntoDefault> IntoDefault for IndexMap<String, T> {
 pub struct Opt {
     /// Borrowed when given as a literal, so declaring an option in code copies no text.
     pub(crate) name: Cow<'static, str>,
-    /// The INI key when it is not the name (set, or the name has `-`); `None` keeps equal definitions
-    /// equal and saves a copy of the name for most options.
-    pub(crate) dest: Option<String>,
-    pub(crate) ty: OptType,
+    /// The type, the default and the INI key, out of line: an option is moved several times between
+    /// its builder and its group, and a small one moves cheaply.
+    pub(crate) core: Box<Core>,
     pub(crate) multi: bool,
-    pub(crate) default: Option<Value>,
     pub(crate) help: Cow<'static, str>,
     pub(crate) secret: bool,
     pub(crate) required: Option<bool>,
@@ -143,11 +141,13 @@ impl Opt {
     pub fn new(name: impl Into<Cow<'static, str>>, ty: OptType) -> Self {
         let name = name.into();
         Opt {
-            dest: name.contains('-').then(|| name.replace('-', "_")),
+            core: Box::new(Core {
+                dest: name.contains('-').then(|| name.replace('-', "_")),
+                ty,
+                default: None,
+            }),
             name,
-            ty,
             multi: false,
-            default: None,
             help: Cow::Borrowed(""),
             secret: false,
             required: None,
@@ -251,7 +251,7 @@ impl Opt {
 
     /// The default value (checked against the type at registration unless it is a string with `$`).
     pub fn default(mut self, value: impl IntoDefault) -> Self {
-        self.default = Some(value.into_default());
+        self.core.default = Some(value.into_default());
         self
     }
 
@@ -313,7 +313,7 @@ impl Opt {
     /// The INI key and attribute name (defaults to the name with `-` replaced by `_`).
     pub fn dest(mut self, dest: impl Into<String>) -> Self {
         let dest = dest.into();
-        self.dest = (dest != self.name).then_some(dest);
+        self.core.dest = (dest != self.name).then_some(dest);
         self
     }
 
@@ -352,7 +352,7 @@ impl Opt {
 
     /// Allowed string values, each with an optional description (string options only; ignored otherwise).
     pub fn choices<S: Into<String>>(mut self, choices: impl IntoIterator<Item = S>) -> Self {
-        if let OptType::String(t) = &mut self.ty {
+        if let OptType::String(t) = &mut self.core.ty {
             t.choices = choices.into_iter().map(|c| (c.into(), None)).collect();
         }
         self
@@ -363,7 +363,7 @@ impl Opt {
         mut self,
         choices: impl IntoIterator<Item = (S, D)>,
     ) -> Self {
-        if let OptType::String(t) = &mut self.ty {
+        if let OptType::String(t) = &mut self.core.ty {
             t.choices = choices
                 .into_iter()
                 .map(|(c, d)| (c.into(), Some(d.into())))
@@ -374,7 +374,7 @@ impl Opt {
 
     /// The smallest allowed value (integer, port and float options; ignored otherwise).
     pub fn min(mut self, min: i64) -> Self {
-        match &mut self.ty {
+        match &mut self.core.ty {
             OptType::Integer(t) | OptType::Port(t) => t.min = Some(min),
             #[allow(clippy::cast_precision_loss)]
             OptType::Float(t) => t.min = Some(min as f64),
@@ -385,7 +385,7 @@ impl Opt {
 
     /// The largest allowed value (integer, port and float options; ignored otherwise).
     pub fn max(mut self, max: i64) -> Self {
-        match &mut self.ty {
+        match &mut self.core.ty {
             OptType::Integer(t) | OptType::Port(t) => t.max = Some(max),
             #[allow(clippy::cast_precision_loss)]
             OptType::Float(t) => t.max = Some(max as f64),
@@ -401,12 +401,12 @@ impl Opt {
 
     /// The INI key and attribute name.
     pub fn dest_name(&self) -> &str {
-        self.dest.as_deref().unwrap_or(&self.name)
+        self.core.dest.as_deref().unwrap_or(&self.name)
     }
 
     /// The option's type.
     pub fn opt_type(&self) -> &OptType {
-        &self.ty
+        &self.core.ty
     }
 
     /// oslo's name of the type (`"integer value"`), `"multi valued"` for multi-valued options.
@@ -414,7 +414,7 @@ impl Opt {
         if self.multi {
             "multi valued".to_owned()
         } else {
-            self.ty.type_name()
+            self.core.ty.type_name()
         }
     }
 
@@ -425,7 +425,7 @@ impl Opt {
 
     /// The declared default.
     pub fn default_value(&self) -> Option<&Value> {
-        self.default.as_ref()
+        self.core.default.as_ref()
     }
 
     /// The sample-file default, if one replaces the real default.
@@ -540,7 +540,7 @@ impl Opt {
                 reason: "empty name".to_owned(),
             });
         }
-        if let OptType::String(t) = &self.ty
+        if let OptType::String(t) = &self.core.ty
             && !t.choices.is_empty()
             && t.regex.is_some()
         {
@@ -549,13 +549,13 @@ impl Opt {
                 reason: "'choices' and 'regex' cannot both be specified".to_owned(),
             });
         }
-        if self.positional && matches!(self.ty, OptType::Boolean) {
+        if self.positional && matches!(self.core.ty, OptType::Boolean) {
             return Err(Error::InvalidOpt {
                 name: self.name.to_string(),
                 reason: "positional boolean options are not supported".to_owned(),
             });
         }
-        let Some(default) = &self.default else {
+        let Some(default) = &self.core.default else {
             return Ok(());
         };
         if let Value::String(s) = default
@@ -568,17 +568,27 @@ impl Opt {
             _ => std::slice::from_ref(default),
         };
         for item in items {
-            if let Err(reason) = crate::resolve::check_valid(&self.ty, item) {
+            if let Err(reason) = crate::resolve::check_valid(&self.core.ty, item) {
                 return Err(Error::InvalidDefault {
                     name: self.name.to_string(),
                     value: crate::resolve::py_str(default),
-                    type_name: self.ty.type_name(),
+                    type_name: self.core.ty.type_name(),
                     reason,
                 });
             }
         }
         Ok(())
     }
+}
+
+/// The type, default and INI key of an option.
+#[derive(Debug, Clone)]
+pub(crate) struct Core {
+    pub(crate) ty: OptType,
+    pub(crate) default: Option<Value>,
+    /// The INI key when it is not the name (set, or the name has `-`); `None` keeps equal definitions
+    /// equal and saves a copy of the name for most options.
+    pub(crate) dest: Option<String>,
 }
 
 /// The option attributes most options leave unset.
