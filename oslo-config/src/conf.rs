@@ -204,8 +204,6 @@ struct OptEntry {
     /// Set through `set_override` and `set_default`, which few options are: boxed to keep entries small.
     override_value: Option<Box<Value>>,
     default_value: Option<Box<Value>>,
-    /// The normalised section the option is read from in files.
-    section: Arc<str>,
     /// [`file_key_hash`] of the section and the option's key, computed once.
     file_hash: u64,
     /// The deprecated (section, key) names also read, in oslo's order.
@@ -217,19 +215,24 @@ struct OptEntry {
 /// The entries are kept in a vector and indexed by the hash of their dest: registering an option costs no
 /// copy of its name and one move of the entry. A dest whose hash is already taken by another dest (a
 /// collision) is found by scanning `collided`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct OptMap {
     entries: Vec<OptEntry>,
     by_hash: FxHashMap<u64, usize>,
     collided: Vec<usize>,
+    /// The normalised section the options are read from in files, and its hash.
+    section: Box<str>,
+    section_hash: u64,
 }
 
 impl OptMap {
-    fn with_capacity(capacity: usize) -> Self {
+    fn new(section: String, capacity: usize) -> Self {
         OptMap {
             entries: Vec::with_capacity(capacity),
             by_hash: FxHashMap::with_capacity_and_hasher(capacity, FxBuild::default()),
             collided: Vec::new(),
+            section_hash: hash_str(&section),
+            section: section.into_boxed_str(),
         }
     }
 
@@ -275,8 +278,8 @@ impl OptMap {
     }
 
     /// Puts an entry in: at the end, or in the place of the one with the same dest, which comes back.
-    fn replace(&mut self, entry: OptEntry) -> (usize, Option<OptEntry>) {
-        let hash = hash_str(entry.opt.dest_name());
+    /// `hash` is `hash_str` of the dest.
+    fn replace(&mut self, entry: OptEntry, hash: u64) -> (usize, Option<OptEntry>) {
         let found = match self.by_hash.get(&hash) {
             Some(&i)
                 if self
@@ -335,16 +338,13 @@ impl OptMap {
 struct GroupEntry {
     group: OptGroup,
     opts: OptMap,
-    /// The group's normalised section name, shared by its options.
-    section: Arc<str>,
 }
 
 impl GroupEntry {
     fn new(group: OptGroup, capacity: usize) -> Self {
         GroupEntry {
-            section: Arc::from(normalize_section(&group.name)),
+            opts: OptMap::new(normalize_section(&group.name), capacity),
             group,
-            opts: OptMap::with_capacity(capacity),
         }
     }
 }
@@ -412,7 +412,6 @@ struct State {
 /// ```
 pub struct ConfigOpts {
     default_opts: OptMap,
-    default_section: Arc<str>,
     groups: FxIndexMap<String, GroupEntry>,
     subs: Option<(String, Vec<SubCommand>)>,
     state: Option<State>,
@@ -781,8 +780,7 @@ impl ConfigOpts {
     /// An empty set of options, reading the process environment.
     pub fn new() -> Self {
         ConfigOpts {
-            default_opts: OptMap::default(),
-            default_section: Arc::from("DEFAULT"),
+            default_opts: OptMap::new("DEFAULT".to_owned(), 0),
             groups: FxIndexMap::default(),
             subs: None,
             state: None,
@@ -854,30 +852,31 @@ impl ConfigOpts {
         group: Option<&str>,
         cli: bool,
     ) -> Result<bool, Error> {
-        let (opts, section) = match (index, group) {
+        let opts = match (index, group) {
             (Some(i), Some(g)) => {
                 let (_, entry) = self
                     .groups
                     .get_index_mut(i)
                     .ok_or_else(|| Error::NoSuchGroup { name: g.to_owned() })?;
-                (&mut entry.opts, &entry.section)
+                &mut entry.opts
             }
-            _ => (&mut self.default_opts, &self.default_section),
+            _ => &mut self.default_opts,
         };
         let deprecated = deprecated_names(group, &opt);
-        let file_hash = file_key_hash(section, opt.dest_name());
+        let dest_hash = hash_str(opt.dest_name());
+        // As `file_key_hash(section, dest)`, from the hashes at hand.
+        let file_hash = combine(opts.section_hash, dest_hash);
         let entry = OptEntry {
             opt,
             cli,
             override_value: None,
             default_value: None,
-            section: section.clone(),
             file_hash,
             deprecated,
         };
         // One look-up: the entry goes in, and in the rare case that the name was taken, the one that was
         // there goes back.
-        let (index, existing) = opts.replace(entry);
+        let (index, existing) = opts.replace(entry, dest_hash);
         let Some(mut existing) = existing else {
             return Ok(true);
         };
@@ -886,7 +885,7 @@ impl ConfigOpts {
             .is_some_and(|new| existing.opt.same_as(&new.opt));
         let name = existing.opt.dest_name().to_owned();
         existing.cli |= same && cli;
-        opts.replace(existing);
+        opts.replace(existing, dest_hash);
         if same {
             return Ok(false);
         }
@@ -1021,15 +1020,24 @@ impl ConfigOpts {
 
     /// Finds an option by dest, or by one of its deprecated names (as oslo's `_get_opt_info`).
     fn find(&self, name: &str, group: Option<&str>) -> Result<&OptEntry, Error> {
+        self.find_in_group(name, group).map(|(e, _)| e)
+    }
+
+    /// [`Self::find`], with the options of the group the option is in.
+    fn find_in_group(
+        &self,
+        name: &str,
+        group: Option<&str>,
+    ) -> Result<(&OptEntry, &OptMap), Error> {
         let opts = self.opts_of(group)?;
         if let Some(e) = opts.get(name) {
-            return Ok(e);
+            return Ok((e, opts));
         }
         for e in opts.values() {
             for d in e.opt.all_deprecated() {
                 let dg = d.group.as_deref().or(group);
                 if d.name.as_deref() == Some(name) && dg == group {
-                    return Ok(e);
+                    return Ok((e, opts));
                 }
             }
         }
@@ -1476,7 +1484,7 @@ impl ConfigOpts {
                 message: format!("references nest too deep (a cycle?) at option {name}"),
             });
         }
-        let entry = self.find(name, group)?;
+        let (entry, opts) = self.find_in_group(name, group)?;
         let opt = &entry.opt;
         if let Some(v) = &entry.override_value {
             let v = self.substitute_value(v, group, ns, depth)?;
@@ -1485,7 +1493,7 @@ impl ConfigOpts {
         let env = self.env_value(group, opt.dest_name());
         let file_hit = lookup_files_by(
             &ns.files,
-            (&entry.section, opt.dest_name(), entry.file_hash),
+            (&opts.section, opt.dest_name(), entry.file_hash),
             &entry.deprecated,
             opt.multi,
         );
@@ -2316,7 +2324,6 @@ mod tests {
             cli: false,
             override_value: None,
             default_value: None,
-            section: Arc::from("DEFAULT"),
             file_hash: 0,
             deprecated: Vec::new(),
         }
@@ -2324,18 +2331,18 @@ mod tests {
 
     #[test]
     fn a_dest_whose_hash_is_taken_is_still_found() {
-        let mut m = OptMap::default();
-        assert_eq!(m.replace(entry("a")).0, 0);
+        let mut m = OptMap::new("DEFAULT".to_owned(), 0);
+        assert_eq!(m.replace(entry("a"), hash_str("a")).0, 0);
         // Force the collision: `b`'s hash already points at `a`.
         m.by_hash.insert(hash_str("b"), 0);
-        let (i, old) = m.replace(entry("b"));
+        let (i, old) = m.replace(entry("b"), hash_str("b"));
         assert_eq!((i, old.is_none()), (1, true));
         assert_eq!(m.collided, [1]);
         assert_eq!(m.get("b").map(|e| e.opt.name()), Some("b"));
         assert_eq!(m.get("a").map(|e| e.opt.name()), Some("a"));
         assert!(m.get("c").is_none());
         // Replacing `b` keeps its place.
-        let (i, old) = m.replace(entry("b"));
+        let (i, old) = m.replace(entry("b"), hash_str("b"));
         assert_eq!(
             (i, old.map(|e| e.opt.name().to_owned())),
             (1, Some("b".into()))
