@@ -381,3 +381,16 @@ async fn heartbeats_keep_idle_connections_alive() {
     s.stop().await;
     s.wait().await;
 }
+
+/// Without the `rabbit-tls` feature, TLS is refused when the transport is built, saying what to enable.
+#[cfg(not(feature = "rabbit-tls"))]
+#[test]
+fn tls_needs_the_rabbit_tls_feature() {
+    for url in ["rabbit://h/?ssl=true", "kombu+amqps://h/"] {
+        let err = Transport::new(url).unwrap_err();
+        assert!(
+            matches!(&err, Error::Configuration(m) if m.contains("`rabbit-tls` feature")),
+            "{url}: {err}"
+        );
+    }
+}
