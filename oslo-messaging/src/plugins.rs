@@ -53,6 +53,9 @@
 //! `Arc<dyn Driver>`. The scheme before any `+` is the name looked up (`kombu+memory://` asks for
 //! `kombu`), as in oslo.messaging.
 //!
+//! A notifier's drivers run in the order they were configured (Python runs them in entry-point order);
+//! a name configured twice runs once, as in Python.
+//!
 //! Plugins come from [`stevedore::Registry::global`], the compiled-in ones. A name nobody registered is
 //! [`Error::DriverLoad`] for a transport and [`Error::Configuration`] naming the namespace for a
 //! notification driver; a plugin whose factory fails, or two plugins sharing a transport name, are

@@ -319,3 +319,17 @@ fn an_unknown_notification_driver_names_the_namespace() {
         "configuration error: unknown notification driver `nosuch` (no `oslo.messaging.notify.drivers` plugin of that name)"
     );
 }
+
+#[tokio::test]
+async fn a_driver_named_twice_runs_once_as_in_python() {
+    let notifier = Notifier::builder(Transport::new("memory:///plugin-twice").unwrap())
+        .driver("capture")
+        .driver("capture")
+        .build()
+        .unwrap();
+    notifier
+        .info(&Context::new(), "plugins.twice.x", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(received("plugins.twice.").len(), 1);
+}
