@@ -1,8 +1,8 @@
 //! `zmq://` behaviour beyond the shared transport suite, in one process over loopback sockets: it binds
 //! only the configured address, checks its URL options, makes what it cannot deliver an error to the
 //! caller, keeps its queues bounded when a server is slow (refusing rather than growing, and losing
-//! nothing it accepted), bounds the notifications waiting for a listener, and withdraws a transport's
-//! servers on cleanup.
+//! nothing it accepted), confirms a long call once (no duplicate on another server), bounds the
+//! notifications waiting for a listener, and withdraws a transport's servers on cleanup.
 #![cfg(feature = "messaging")]
 
 use std::sync::Arc;
@@ -207,6 +207,61 @@ fn a_slow_server_refuses_rather_than_queueing_without_bound() {
         s.stop().await;
         s.wait().await;
         server_t.cleanup().await;
+        client_t.cleanup().await;
+    });
+}
+
+/// A call's delivery is confirmed by its reply when that comes soon, and by an ACK otherwise: a call that
+/// runs far longer than the caller's ack timeout, with no heartbeat, is still known to be taken, so it is
+/// neither sent to the other server of the topic nor failed.
+#[test]
+fn a_call_longer_than_the_ack_timeout_runs_once() {
+    let rt = Runtime::new(4).unwrap();
+    let topic = unique("zlong");
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut servers = Vec::new();
+    for name in ["s1", "s2"] {
+        let t = Transport::new("zmq://").unwrap();
+        let ep = {
+            let runs = runs.clone();
+            Endpoint::new().json_method("slow", move |_c, _a| {
+                let runs = runs.clone();
+                async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(600));
+                    Ok(json!("done"))
+                }
+            })
+        };
+        let s = RpcServer::builder(t.clone(), Target::topic(&topic).with_server(name))
+            .endpoint(ep)
+            .build()
+            .unwrap();
+        rt.block_on(s.start()).unwrap();
+        servers.push((t, s));
+    }
+    let client_t = Transport::new("zmq://?ack_timeout=0.2").unwrap();
+    let c = RpcClient::builder(client_t.clone(), Target::topic(&topic))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for i in 0..3 {
+            let v: Value = c
+                .call(&Context::new(), "slow", json!({"i": i}))
+                .await
+                .unwrap();
+            assert_eq!(v, json!("done"));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "each call ran exactly once");
+    rt.block_on(async {
+        for (t, s) in &servers {
+            s.stop().await;
+            s.wait().await;
+            t.cleanup().await;
+        }
         client_t.cleanup().await;
     });
 }

@@ -1,8 +1,10 @@
 //! The sending side: one DEALER connection per remote server address, kept while it lives.
 //!
 //! Senders write the socket directly; each connection has one task that reads the answers: ACK or NACK
-//! for each request, then the replies of calls, handed to the waiter registered under the message id. When the peer goes away every waiter is released at once (a waiting call fails instead of
-//! hanging) and the connection is dropped; the next send opens a new one.
+//! for each request, then the replies of calls, handed to the waiter registered under the message id (a
+//! call's first reply, when it comes before the ACK, stands for it). When the peer goes away every
+//! waiter is released at once (a waiting call fails instead of hanging) and the connection is dropped;
+//! the next send opens a new one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +18,7 @@ use zeromq::prelude::*;
 use zeromq::{DealerSendHalf, DealerSocket, SocketEvent, SocketOptions, ZmqMessage};
 
 use super::protocol::{self, Kind};
-use crate::wire::{ReplyBody, decode_reply};
+use crate::wire::ReplyBody;
 use crate::{Error, Result};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -88,7 +90,7 @@ impl Conn {
                 loop {
                     tokio::select! {
                         r = recv.recv() => match r {
-                            Ok(m) => dispatch(&waiters, m),
+                            Ok(m) => dispatch(&waiters, &m),
                             Err(e) => {
                                 tracing::info!(%addr, error = %e, "zmq connection failed");
                                 break;
@@ -123,13 +125,13 @@ impl Conn {
         self.dead.load(Ordering::SeqCst) || self.task.is_finished()
     }
 
-    /// Sends a request; the answer (ACK or NACK) comes on the returned channel, the replies (if any) on
-    /// `replies`.
+    /// Sends a request (a [`protocol::message`] for `msg_id`); the answer (ACK or NACK) comes on the
+    /// returned channel, the replies (if any) on `replies`. A call's first reply stands for its ACK: it
+    /// is put on `replies` first, then the answer channel says ACK.
     pub(crate) async fn request(
         &self,
-        kind: Kind,
         msg_id: &str,
-        body: Vec<u8>,
+        m: ZmqMessage,
         replies: Option<mpsc::UnboundedSender<ReplyBody>>,
     ) -> Result<oneshot::Receiver<Answer>> {
         if self.is_dead() {
@@ -145,7 +147,6 @@ impl Conn {
                 replies,
             },
         );
-        let m = protocol::message(protocol::frames(kind, msg_id, body));
         let sent =
             tokio::time::timeout(self.limit, async { self.send.lock().await.0.send(m).await })
                 .await;
@@ -185,46 +186,57 @@ impl std::fmt::Debug for Sender {
     }
 }
 
-fn dispatch(waiters: &Waiters, m: ZmqMessage) {
-    let frames = m.into_vec();
-    let d = match protocol::decode(frames.iter().map(|b| &b[..])) {
+fn dispatch(waiters: &Waiters, m: &ZmqMessage) {
+    let d = match protocol::decode(m.iter().map(|b| &b[..])) {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "malformed zmq answer ignored");
             return;
         }
     };
-    let mut w = lock(waiters);
     match d.kind {
         Kind::Ack | Kind::Nack => {
-            let Some(waiter) = w.get_mut(&d.msg_id) else {
+            let mut w = lock(waiters);
+            let Some(waiter) = w.get_mut(d.msg_id) else {
                 return;
             };
             let answer = if d.kind == Kind::Ack {
                 Answer::Ack
             } else {
-                Answer::Nack(String::from_utf8_lossy(&d.body).into_owned())
+                Answer::Nack(String::from_utf8_lossy(d.body).into_owned())
             };
             if let Some(tx) = waiter.answer.take() {
                 let _ = tx.send(answer);
             }
             if d.kind == Kind::Nack || waiter.replies.is_none() {
-                w.remove(&d.msg_id);
+                w.remove(d.msg_id);
             }
         }
         Kind::Reply => {
-            let Some(tx) = w.get(&d.msg_id).and_then(|x| x.replies.as_ref()) else {
+            // Decoded before taking the lock, which the senders share.
+            let reply = match protocol::decode_reply(d.body) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "malformed zmq reply ignored");
+                    return;
+                }
+            };
+            let mut w = lock(waiters);
+            let Some(waiter) = w.get_mut(d.msg_id) else {
                 tracing::debug!(msg_id = %d.msg_id, "reply for no waiting call dropped");
                 return;
             };
-            let decoded = serde_json::from_slice(&d.body)
-                .map_err(Error::serialization)
-                .and_then(|inner| decode_reply(&inner));
-            match decoded {
-                Ok(r) => {
-                    let _ = tx.send(r.body);
-                }
-                Err(e) => tracing::warn!(error = %e, "malformed zmq reply ignored"),
+            let Some(tx) = waiter.replies.as_ref() else {
+                return;
+            };
+            let last = matches!(reply, ReplyBody::Final(_));
+            let _ = tx.send(reply);
+            // A reply before any ACK confirms the delivery: the server took the call and answered.
+            if let Some(answer) = waiter.answer.take() {
+                let _ = answer.send(Answer::Ack);
+            }
+            if last {
+                w.remove(d.msg_id);
             }
         }
         Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify => {

@@ -7,7 +7,9 @@
 //!
 //! Delivery is confirmed: the receiving transport answers each request with an ACK once a local consumer
 //! queue took it, or a NACK, so a sender knows and tries another server, retries, or reports the
-//! failure. Calls then wait for the reply frames on the same connection, with heartbeats. Notifications
+//! failure. Calls then wait for the reply frames on the same connection, with heartbeats; a call whose
+//! first reply goes out soon (within a quarter of the ack timeout, at most 50 ms) gets no separate ACK:
+//! that reply confirms it. Notifications
 //! that find no listener wait in a bounded queue of the sending transport until one appears.
 //!
 //! URL: `zmq://[?options]` (the in-process matchmaker, or a static file with `matchmaker_file`),
@@ -36,7 +38,7 @@ use tracing::Instrument;
 
 use self::client::{Answer, Conn};
 use self::matchmaker::{FileMatchmaker, LocalMatchmaker, Matchmaker, RedisMatchmaker};
-use self::protocol::{Kind, NACK_NO_TARGET, RequestBody};
+use self::protocol::{Kind, NACK_NO_TARGET, RequestRef};
 use self::server::Router;
 use super::{
     BoxFuture, CallOptions, Driver, IncomingNotification, IncomingRequest, NotificationFormat,
@@ -44,9 +46,19 @@ use super::{
 };
 use crate::wire::{ReplyBody, new_hex_id};
 use crate::{Error, Result, Target, TransportUrl};
+use zeromq::ZmqMessage;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A new message id: unique in this process and, through its random half, across processes (a
+/// counter after a random prefix drawn once, so that no id costs a system call).
+fn next_msg_id() -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| new_hex_id().chars().take(16).collect());
+    format!("{prefix}{:016x}", COUNT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// How long a non-empty matchmaker answer is reused before asking again.
@@ -218,6 +230,9 @@ enum Fail {
     Error(Error),
 }
 
+/// A matchmaker answer and when it came.
+type Lookup = (Instant, Arc<[String]>);
+
 /// The zmq driver.
 #[derive(Debug)]
 pub(crate) struct ZmqDriver {
@@ -231,7 +246,7 @@ struct Inner {
     matchmaker: Arc<dyn Matchmaker>,
     router: tokio::sync::Mutex<Option<Arc<Router>>>,
     conns: Mutex<HashMap<String, Arc<Conn>>>,
-    cache: Mutex<HashMap<String, (Instant, Vec<String>)>>,
+    cache: Mutex<HashMap<String, Lookup>>,
     /// `(key, member)` registrations of this transport, counted.
     regs: Mutex<HashMap<(String, String), usize>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -460,14 +475,14 @@ impl Inner {
         }
     }
 
-    async fn lookup(&self, key: &str, fresh: bool) -> Result<Vec<String>> {
+    async fn lookup(&self, key: &str, fresh: bool) -> Result<Arc<[String]>> {
         if !fresh
             && let Some((at, found)) = lock(&self.cache).get(key)
             && at.elapsed() < LOOKUP_CACHE
         {
             return Ok(found.clone());
         }
-        let found = self.matchmaker.lookup(key).await?;
+        let found: Arc<[String]> = self.matchmaker.lookup(key).await?.into();
         let mut cache = lock(&self.cache);
         if found.is_empty() {
             cache.remove(key);
@@ -503,9 +518,8 @@ impl Inner {
     async fn attempt(
         &self,
         addr: &str,
-        kind: Kind,
         msg_id: &str,
-        body: &[u8],
+        msg: &ZmqMessage,
         replies: Option<&mpsc::UnboundedSender<ReplyBody>>,
         deadline: Instant,
     ) -> std::result::Result<Arc<Conn>, std::result::Result<String, Error>> {
@@ -515,10 +529,7 @@ impl Inner {
             .min(deadline.saturating_duration_since(Instant::now()))
             .max(Duration::from_millis(1));
         let conn = self.conn(addr, limit).await.map_err(Err)?;
-        let rx = match conn
-            .request(kind, msg_id, body.to_vec(), replies.cloned())
-            .await
-        {
+        let rx = match conn.request(msg_id, msg.clone(), replies.cloned()).await {
             Ok(rx) => rx,
             Err(e) => {
                 self.drop_conn(&conn);
@@ -549,9 +560,8 @@ impl Inner {
     async fn deliver(
         &self,
         key: &str,
-        kind: Kind,
         msg_id: &str,
-        body: &[u8],
+        msg: &ZmqMessage,
         replies: Option<&mpsc::UnboundedSender<ReplyBody>>,
         deadline: Instant,
         opts: SendOptions,
@@ -577,10 +587,7 @@ impl Inner {
                         let Some(addr) = addrs.get((start + i) % addrs.len()) else {
                             continue;
                         };
-                        match self
-                            .attempt(addr, kind, msg_id, body, replies, deadline)
-                            .await
-                        {
+                        match self.attempt(addr, msg_id, msg, replies, deadline).await {
                             Ok(c) => return Ok(c),
                             Err(Ok(why)) => {
                                 if why != NACK_NO_TARGET {
@@ -632,19 +639,16 @@ impl Inner {
                 routing_key: String::new(),
             });
         }
-        let msg_id = new_hex_id();
+        let msg_id = next_msg_id();
+        let msg = protocol::message(None, Kind::Fanout, &msg_id, body);
         let deadline = Instant::now() + self.opts.send_timeout;
         let tries = addrs.iter().map(|addr| {
-            let (body, msg_id) = (&body, &msg_id);
+            let (msg, msg_id) = (&msg, &msg_id);
             async move {
-                let mut r = self
-                    .attempt(addr, Kind::Fanout, msg_id, body, None, deadline)
-                    .await;
+                let mut r = self.attempt(addr, msg_id, msg, None, deadline).await;
                 if matches!(r, Err(Err(_))) {
                     // One reconnection, in case the cached connection had gone stale.
-                    r = self
-                        .attempt(addr, Kind::Fanout, msg_id, body, None, deadline)
-                        .await;
+                    r = self.attempt(addr, msg_id, msg, None, deadline).await;
                 }
                 (addr, r.map(|_| ()))
             }
@@ -678,7 +682,7 @@ impl Inner {
             }
         };
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for m in members {
+        for m in members.iter() {
             let (addr, pool) = m.split_once('|').unwrap_or((m.as_str(), ""));
             groups
                 .entry(pool.to_owned())
@@ -694,20 +698,21 @@ impl Inner {
         let deadline = Instant::now() + self.opts.send_timeout;
         let mut failed = Vec::new();
         for (pool, addrs) in groups {
-            let body = RequestBody {
-                exchange: n.exchange.clone(),
-                topic: n.topic.clone(),
+            let body = RequestRef {
+                exchange: &n.exchange,
+                topic: &n.topic,
                 server: None,
-                pool: Some(pool.clone()),
+                pool: Some(&pool),
                 timeout: None,
-                ctxt: n.ctxt.clone(),
-                message: n.message.clone(),
+                ctxt: &n.ctxt,
+                message: &n.message,
             };
-            let Ok(body) = serde_json::to_vec(&body) else {
+            let Ok(body) = body.to_vec() else {
                 failed.push(Some(pool));
                 continue;
             };
-            let msg_id = new_hex_id();
+            let msg_id = next_msg_id();
+            let msg = protocol::message(None, Kind::Notify, &msg_id, body);
             let start = self.next(&format!("{key}|{pool}"));
             let mut done = false;
             for i in 0..addrs.len() {
@@ -715,7 +720,7 @@ impl Inner {
                     continue;
                 };
                 if self
-                    .attempt(addr, Kind::Notify, &msg_id, &body, None, deadline)
+                    .attempt(addr, &msg_id, &msg, None, deadline)
                     .await
                     .is_ok()
                 {
@@ -857,20 +862,20 @@ impl Driver for ZmqDriver {
                 inner.check_open()?;
                 let topic = target.require_topic()?;
                 let exchange = inner.exchange(target);
-                let body = RequestBody {
-                    exchange: exchange.to_owned(),
-                    topic: topic.to_owned(),
+                let body = RequestRef {
+                    exchange,
+                    topic,
                     server: if target.fanout {
                         None
                     } else {
-                        target.server.clone()
+                        target.server.as_deref()
                     },
                     pool: None,
                     timeout: None,
-                    ctxt: msg.ctxt,
-                    message: msg.message,
-                };
-                let body = serde_json::to_vec(&body).map_err(Error::serialization)?;
+                    ctxt: &msg.ctxt,
+                    message: &msg.message,
+                }
+                .to_vec()?;
                 if target.fanout {
                     let key = rpc_key(exchange, topic, None);
                     return inner.fanout(&key, topic, exchange, body).await;
@@ -878,9 +883,10 @@ impl Driver for ZmqDriver {
                 let server = target.server.as_deref();
                 let key = rpc_key(exchange, topic, server);
                 let deadline = Instant::now() + inner.opts.send_timeout;
-                let msg_id = new_hex_id();
+                let msg_id = next_msg_id();
+                let msg = protocol::message(None, Kind::Cast, &msg_id, body);
                 match inner
-                    .deliver(&key, Kind::Cast, &msg_id, &body, None, deadline, opts)
+                    .deliver(&key, &msg_id, &msg, None, deadline, opts)
                     .await
                 {
                     Ok(_) => Ok(()),
@@ -911,36 +917,37 @@ impl Driver for ZmqDriver {
             let topic = target.check_call()?;
             let exchange = inner.exchange(target);
             let server = target.server.as_deref();
-            let dest = server.map_or_else(|| topic.to_owned(), |s| format!("{topic}.{s}"));
-            let body = RequestBody {
-                exchange: exchange.to_owned(),
-                topic: topic.to_owned(),
-                server: target.server.clone(),
+            let dest = || server.map_or_else(|| topic.to_owned(), |s| format!("{topic}.{s}"));
+            let body = RequestRef {
+                exchange,
+                topic,
+                server,
                 pool: None,
                 timeout: call.call_monitor_timeout.map(|d| d.as_secs_f64()),
-                ctxt: msg.ctxt,
-                message: msg.message,
-            };
-            let body = serde_json::to_vec(&body).map_err(Error::serialization)?;
+                ctxt: &msg.ctxt,
+                message: &msg.message,
+            }
+            .to_vec()?;
             let start = Instant::now();
             let deadline = start + call.timeout;
-            let msg_id = new_hex_id();
+            let msg_id = next_msg_id();
+            let msg = protocol::message(None, Kind::Call, &msg_id, body);
             let (tx, mut rx) = mpsc::unbounded_channel();
             let key = rpc_key(exchange, topic, server);
             let timeout = |msg_id: &str| Error::Timeout {
                 msg_id: msg_id.to_owned(),
-                topic: dest.clone(),
+                topic: dest(),
                 elapsed: start.elapsed(),
             };
             let conn = match inner
-                .deliver(&key, Kind::Call, &msg_id, &body, Some(&tx), deadline, opts)
+                .deliver(&key, &msg_id, &msg, Some(&tx), deadline, opts)
                 .await
             {
                 Ok(c) => c,
                 Err(Fail::NoRoute) if opts.at_least_once => {
                     return Err(Error::Undeliverable {
                         exchange: exchange.to_owned(),
-                        routing_key: dest,
+                        routing_key: dest(),
                     });
                 }
                 Err(Fail::NoRoute | Fail::Deadline(_)) => return Err(timeout(&msg_id)),
@@ -951,14 +958,15 @@ impl Driver for ZmqDriver {
                 timeout: deadline.saturating_duration_since(Instant::now()),
                 call_monitor_timeout: call.call_monitor_timeout,
             };
-            let r = wait_for_reply(&mut rx, &msg_id, &dest, left).await;
+            let r = wait_for_reply(&mut rx, &msg_id, &dest(), left).await;
             conn.forget(&msg_id);
             match r {
                 Err(Error::Timeout { .. }) => Err(timeout(&msg_id)),
                 Err(Error::Connection { .. }) => Err(Error::Connection {
                     reason: format!(
-                        "the connection to `{}` was lost while waiting for the reply to `{msg_id}` on `{dest}`",
-                        conn.addr
+                        "the connection to `{}` was lost while waiting for the reply to `{msg_id}` on `{}`",
+                        conn.addr,
+                        dest()
                     ),
                 }),
                 r => r,

@@ -3,22 +3,26 @@
 //!
 //! A request or notification is acknowledged (ACK) once a local consumer's bounded queue took it, and
 //! refused (NACK) when no consumer here serves its target or every queue is full, so the sender can try
-//! another server or report the failure. The receive loop never waits on a consumer.
+//! another server or report the failure. A call taken is acknowledged by its first reply when that
+//! goes out within a short delay (a quarter of the ack timeout, at most 50 ms), and by an ACK at the
+//! end of that delay otherwise. The receive loop never waits on a consumer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use tokio::sync::Notify;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use zeromq::prelude::*;
 use zeromq::{Endpoint, RouterRecvHalf, RouterSendHalf, RouterSocket, ZmqMessage};
 
 use super::protocol::{self, Kind, NACK_BUSY, NACK_NO_TARGET, RequestBody};
 use crate::transport::{Acker, BoxFuture, IncomingNotification, IncomingRequest, Replier};
-use crate::wire::{ReplyBody, encode_reply, new_hex_id};
+use crate::wire::ReplyBody;
 use crate::{Error, Result};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -39,12 +43,29 @@ struct NoteSub {
     tx: mpsc::Sender<IncomingNotification>,
 }
 
+/// `exchange` to `topic` to what is there (two levels, so that a lookup borrows the received names).
+type ByTarget<T> = HashMap<String, HashMap<String, Vec<T>>>;
+
+fn find<'a, T>(map: &'a ByTarget<T>, exchange: &str, topic: &str) -> Option<&'a Vec<T>> {
+    map.get(exchange).and_then(|t| t.get(topic))
+}
+
+fn remove_ids<T>(map: &mut ByTarget<T>, keep: impl Fn(&T) -> bool) {
+    for topics in map.values_mut() {
+        for subs in topics.values_mut() {
+            subs.retain(&keep);
+        }
+        topics.retain(|_, v| !v.is_empty());
+    }
+    map.retain(|_, v| !v.is_empty());
+}
+
 #[derive(Debug, Default)]
 struct Table {
-    /// `(exchange, topic)` to the RPC servers of this process.
-    rpc: HashMap<(String, String), Vec<RpcSub>>,
-    /// `(exchange, <topic>.<priority>)` to the notification listeners of this process.
-    notify: HashMap<(String, String), Vec<NoteSub>>,
+    /// `exchange`, `topic` to the RPC servers of this process.
+    rpc: ByTarget<RpcSub>,
+    /// `exchange`, `<topic>.<priority>` to the notification listeners of this process.
+    notify: ByTarget<NoteSub>,
     /// Round-robin position.
     rr: usize,
 }
@@ -88,7 +109,9 @@ impl Local {
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         lock(&self.table)
             .rpc
-            .entry((exchange.to_owned(), topic.to_owned()))
+            .entry(exchange.to_owned())
+            .or_default()
+            .entry(topic.to_owned())
             .or_default()
             .push(RpcSub {
                 id,
@@ -108,7 +131,9 @@ impl Local {
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         lock(&self.table)
             .notify
-            .entry((exchange.to_owned(), key.to_owned()))
+            .entry(exchange.to_owned())
+            .or_default()
+            .entry(key.to_owned())
             .or_default()
             .push(NoteSub {
                 id,
@@ -121,14 +146,8 @@ impl Local {
     /// Removes consumers; their channels close once the messages already handed over are taken.
     pub(crate) fn remove(&self, ids: &[u64]) {
         let mut t = lock(&self.table);
-        for subs in t.rpc.values_mut() {
-            subs.retain(|s| !ids.contains(&s.id));
-        }
-        t.rpc.retain(|_, v| !v.is_empty());
-        for subs in t.notify.values_mut() {
-            subs.retain(|s| !ids.contains(&s.id));
-        }
-        t.notify.retain(|_, v| !v.is_empty());
+        remove_ids(&mut t.rpc, |s| !ids.contains(&s.id));
+        remove_ids(&mut t.notify, |s| !ids.contains(&s.id));
     }
 
     /// Removes every consumer.
@@ -138,6 +157,8 @@ impl Local {
         t.notify.clear();
     }
 
+    /// Hands a request to a local server of its target: the body moves into the request (a fanout
+    /// copies it for each server but the last).
     fn hand_request(
         &self,
         kind: Kind,
@@ -147,22 +168,38 @@ impl Local {
         let mut t = lock(&self.table);
         t.rr = t.rr.wrapping_add(1);
         let rr = t.rr;
-        let Some(subs) = t.rpc.get(&(body.exchange.clone(), body.topic.clone())) else {
+        let Some(subs) = find(&t.rpc, &body.exchange, &body.topic) else {
             return Handed::Refused(NACK_NO_TARGET);
         };
-        let make = || IncomingRequest {
-            ctxt: body.ctxt.clone(),
-            message: body.message.clone(),
-            client_timeout: body.timeout,
-            replier: replier.clone(),
-        };
+        let RequestBody {
+            topic,
+            server,
+            timeout,
+            ctxt,
+            message,
+            ..
+        } = body;
         if kind == Kind::Fanout {
             let mut taken = false;
-            for s in subs {
-                match s.tx.try_send(make()) {
+            let mut body = Some((ctxt, message));
+            for (i, s) in subs.iter().enumerate() {
+                let (ctxt, message) = if i + 1 == subs.len() {
+                    let Some(b) = body.take() else { break };
+                    b
+                } else {
+                    let Some((c, m)) = body.as_ref() else { break };
+                    (c.clone(), m.clone())
+                };
+                let item = IncomingRequest {
+                    ctxt,
+                    message,
+                    client_timeout: timeout,
+                    replier: None,
+                };
+                match s.tx.try_send(item) {
                     Ok(()) => taken = true,
                     Err(TrySendError::Full(_)) => {
-                        tracing::warn!(topic = %body.topic, server = %s.server, "fanout dropped for a server whose queue is full");
+                        tracing::warn!(%topic, server = %s.server, "fanout dropped for a server whose queue is full");
                     }
                     Err(TrySendError::Closed(_)) => {}
                 }
@@ -173,16 +210,19 @@ impl Local {
                 Handed::Refused(NACK_BUSY)
             };
         }
-        let candidates: Vec<&RpcSub> = subs
-            .iter()
-            .filter(|s| body.server.as_ref().is_none_or(|want| *want == s.server))
-            .collect();
-        if candidates.is_empty() {
+        let serves = |s: &&RpcSub| server.as_ref().is_none_or(|want| *want == s.server);
+        let n = subs.iter().filter(serves).count();
+        if n == 0 {
             return Handed::Refused(NACK_NO_TARGET);
         }
-        let mut item = make();
-        for i in 0..candidates.len() {
-            let Some(s) = candidates.get((rr + i) % candidates.len()) else {
+        let mut item = IncomingRequest {
+            ctxt,
+            message,
+            client_timeout: timeout,
+            replier,
+        };
+        for i in 0..n {
+            let Some(s) = subs.iter().filter(serves).nth((rr + i) % n) else {
                 continue;
             };
             match s.tx.try_send(item) {
@@ -205,7 +245,7 @@ impl Local {
         let mut t = lock(&self.table);
         t.rr = t.rr.wrapping_add(1);
         let rr = t.rr;
-        let Some(subs) = t.notify.get(&(exchange.to_owned(), key.to_owned())) else {
+        let Some(subs) = find(&t.notify, exchange, key) else {
             return Handed::Refused(NACK_NO_TARGET);
         };
         let candidates: Vec<&NoteSub> = subs.iter().filter(|s| s.pool == pool).collect();
@@ -307,9 +347,8 @@ impl std::fmt::Debug for Sender {
 }
 
 impl Sender {
-    async fn send_to(&self, peer: &ZmqMessage, frames: Vec<Vec<u8>>, limit: Duration) -> bool {
-        let mut m = protocol::message(frames);
-        m.prepend(peer);
+    /// Sends `m` (which starts with the peer's identity frame) within `limit`.
+    async fn send(&self, m: ZmqMessage, limit: Duration) -> bool {
         let mut s = self.0.clone();
         matches!(tokio::time::timeout(limit, s.send(m)).await, Ok(Ok(())))
     }
@@ -322,18 +361,99 @@ struct ZmqReplier {
     peer: ZmqMessage,
     msg_id: String,
     limit: Duration,
+    /// Set by the first reply or by the ACK: whichever comes first tells the caller that this server
+    /// took the call.
+    confirmed: AtomicBool,
+}
+
+impl ZmqReplier {
+    /// Sends the ACK unless a reply went already.
+    async fn confirm(&self) {
+        if self.confirmed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let m = protocol::message(Some(&self.peer), Kind::Ack, &self.msg_id, Vec::new());
+        if !self.sender.send(m, self.limit).await {
+            tracing::info!(msg_id = %self.msg_id, "could not acknowledge, the caller is gone");
+        }
+    }
 }
 
 impl Replier for ZmqReplier {
     fn send(&self, body: ReplyBody) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let text = encode_reply(&body, &self.msg_id, &new_hex_id())?;
-            let frames = protocol::frames(Kind::Reply, &self.msg_id, text.into_bytes());
-            if !self.sender.send_to(&self.peer, frames, self.limit).await {
+            let body = protocol::encode_reply(&body)?;
+            self.confirmed.store(true, Ordering::SeqCst);
+            let m = protocol::message(Some(&self.peer), Kind::Reply, &self.msg_id, body);
+            if !self.sender.send(m, self.limit).await {
                 tracing::info!(msg_id = %self.msg_id, "the caller's connection is gone, reply dropped");
             }
             Ok(())
         })
+    }
+}
+
+/// The longest a call taken by a local server waits for its ACK: when its first reply (a heartbeat or
+/// the result) goes out sooner, that reply confirms the delivery and no ACK is sent, which saves a
+/// message and a wake-up of the caller per call.
+const CONFIRM_DELAY_MAX: Duration = Duration::from_millis(50);
+/// How many calls may wait for their ACK at once; past this, a call is acknowledged at once.
+const CONFIRM_QUEUE_MAX: usize = 4096;
+
+/// The calls taken by a local server whose delivery is not confirmed yet, oldest first.
+#[derive(Debug)]
+struct Unconfirmed {
+    queue: Mutex<VecDeque<(Instant, Arc<ZmqReplier>)>>,
+    wake: Notify,
+    delay: Duration,
+}
+
+impl Unconfirmed {
+    /// Queues a call for a late ACK; false when the queue is full (then acknowledge it now).
+    fn push(&self, r: Arc<ZmqReplier>) -> bool {
+        let was_empty = {
+            let mut q = lock(&self.queue);
+            if q.len() >= CONFIRM_QUEUE_MAX {
+                return false;
+            }
+            q.push_back((Instant::now() + self.delay, r));
+            q.len() == 1
+        };
+        if was_empty {
+            self.notify();
+        }
+        true
+    }
+
+    fn notify(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Acknowledges the calls that got no reply within the delay. It wakes at most about four times
+    /// per delay while calls come in, and not at all when none do.
+    async fn run(self: Arc<Self>) {
+        loop {
+            let (due, next) = {
+                let mut q = lock(&self.queue);
+                let now = Instant::now();
+                let mut due = Vec::new();
+                while q.front().is_some_and(|(t, _)| *t <= now) {
+                    if let Some((_, r)) = q.pop_front() {
+                        due.push(r);
+                    }
+                }
+                (due, q.front().map(|(t, _)| *t))
+            };
+            for r in due {
+                r.confirm().await;
+            }
+            match next {
+                Some(t) => {
+                    tokio::time::sleep_until(t.max(Instant::now() + self.delay / 4)).await;
+                }
+                None => self.wake.notified().await,
+            }
+        }
     }
 }
 
@@ -343,12 +463,14 @@ pub(crate) struct Router {
     /// The address announced to the matchmaker (`host:port`).
     pub(crate) addr: String,
     pub(crate) local: Arc<Local>,
-    task: JoinHandle<()>,
+    tasks: [JoinHandle<()>; 2],
 }
 
 impl Drop for Router {
     fn drop(&mut self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
@@ -377,17 +499,37 @@ impl Router {
         };
         let (send, recv) = socket.split();
         let local = Arc::new(Local::default());
-        let task = tokio::spawn(receive(recv, Sender(send), local.clone(), limit));
+        let unconfirmed = Arc::new(Unconfirmed {
+            queue: Mutex::default(),
+            wake: Notify::new(),
+            delay: (limit / 4).clamp(Duration::from_millis(1), CONFIRM_DELAY_MAX),
+        });
+        let tasks = [
+            tokio::spawn(unconfirmed.clone().run()),
+            tokio::spawn(receive(
+                recv,
+                Sender(send),
+                local.clone(),
+                unconfirmed,
+                limit,
+            )),
+        ];
         tracing::info!(address = %format!("{bind}:{port}"), "zmq transport listening");
         Ok(Router {
             addr: format!("{announce}:{port}"),
             local,
-            task,
+            tasks,
         })
     }
 }
 
-async fn receive(mut recv: RouterRecvHalf, sender: Sender, local: Arc<Local>, limit: Duration) {
+async fn receive(
+    mut recv: RouterRecvHalf,
+    sender: Sender,
+    local: Arc<Local>,
+    unconfirmed: Arc<Unconfirmed>,
+    limit: Duration,
+) {
     loop {
         let msg = match recv.recv().await {
             Ok(m) => m,
@@ -397,12 +539,13 @@ async fn receive(mut recv: RouterRecvHalf, sender: Sender, local: Arc<Local>, li
                 continue;
             }
         };
-        let mut frames = msg.into_vecdeque();
-        let Some(peer) = frames.pop_front() else {
+        let mut frames = msg.iter().map(|b| &b[..]);
+        let Some(identity) = msg.get(0) else {
             continue;
         };
-        let peer = ZmqMessage::from(peer);
-        let decoded = match protocol::decode(frames.iter().map(|b| &b[..])) {
+        frames.next();
+        let peer = ZmqMessage::from(identity.clone());
+        let decoded = match protocol::decode(frames) {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "malformed zmq message ignored");
@@ -411,36 +554,46 @@ async fn receive(mut recv: RouterRecvHalf, sender: Sender, local: Arc<Local>, li
         };
         let answer = match decoded.kind {
             Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify => {
-                match serde_json::from_slice::<RequestBody>(&decoded.body) {
+                match serde_json::from_slice::<RequestBody>(decoded.body) {
                     Ok(body) => handle(
                         &local,
                         &sender,
                         &peer,
-                        &decoded.msg_id,
+                        decoded.msg_id,
                         decoded.kind,
                         body,
+                        &unconfirmed,
                         limit,
                     ),
                     Err(e) => {
                         tracing::warn!(error = %e, "malformed zmq request refused");
-                        Handed::Refused("malformed")
+                        Some(Handed::Refused("malformed"))
                     }
                 }
             }
             Kind::Reply | Kind::Ack | Kind::Nack => continue,
         };
-        let frames = match answer {
-            Handed::Taken => protocol::frames(Kind::Ack, &decoded.msg_id, Vec::new()),
-            Handed::Refused(why) => {
-                protocol::frames(Kind::Nack, &decoded.msg_id, why.as_bytes().to_vec())
+        let m = match answer {
+            // A call whose ACK waits for its reply.
+            None => continue,
+            Some(Handed::Taken) => {
+                protocol::message(Some(&peer), Kind::Ack, decoded.msg_id, Vec::new())
             }
+            Some(Handed::Refused(why)) => protocol::message(
+                Some(&peer),
+                Kind::Nack,
+                decoded.msg_id,
+                why.as_bytes().to_vec(),
+            ),
         };
-        if !sender.send_to(&peer, frames, limit).await {
+        if !sender.send(m, limit).await {
             tracing::info!(msg_id = %decoded.msg_id, "could not acknowledge, the sender is gone");
         }
     }
 }
 
+/// Hands a message to the local consumers; `None` for a call taken whose ACK is left to its reply.
+#[allow(clippy::too_many_arguments)]
 fn handle(
     local: &Arc<Local>,
     sender: &Sender,
@@ -448,25 +601,35 @@ fn handle(
     msg_id: &str,
     kind: Kind,
     body: RequestBody,
+    unconfirmed: &Unconfirmed,
     limit: Duration,
-) -> Handed {
+) -> Option<Handed> {
     if kind == Kind::Notify {
-        let pool = body.pool.clone().unwrap_or_default();
-        return local.hand_notification(
+        let pool = body.pool.unwrap_or_default();
+        return Some(local.hand_notification(
             &body.exchange,
             &body.topic,
             &pool,
             body.ctxt,
             body.message,
-        );
+        ));
     }
-    let replier = (kind == Kind::Call).then(|| {
-        Arc::new(ZmqReplier {
-            sender: sender.clone(),
-            peer: peer.clone(),
-            msg_id: msg_id.to_owned(),
-            limit,
-        }) as Arc<dyn Replier>
+    if kind != Kind::Call {
+        return Some(local.hand_request(kind, body, None));
+    }
+    let replier = Arc::new(ZmqReplier {
+        sender: sender.clone(),
+        peer: peer.clone(),
+        msg_id: msg_id.to_owned(),
+        limit,
+        confirmed: AtomicBool::new(false),
     });
-    local.hand_request(kind, body, replier)
+    match local.hand_request(kind, body, Some(replier.clone() as Arc<dyn Replier>)) {
+        Handed::Taken if unconfirmed.push(replier.clone()) => None,
+        Handed::Taken => {
+            replier.confirmed.store(true, Ordering::SeqCst);
+            Some(Handed::Taken)
+        }
+        refused => Some(refused),
+    }
 }
