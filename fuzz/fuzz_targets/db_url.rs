@@ -16,7 +16,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let shown = format!("{url} {url:?}");
-    let _ = (url.backend(), url.is_memory(), url.database(), url.diesel_url());
+    let _ = (
+        url.backend(),
+        url.is_memory(),
+        url.database(),
+        url.diesel_url(),
+    );
     let _ = url.with_database("fuzz_db");
     // A plain `user:password@host` (no `@ / ? #` in the user or the password, no `:` in the user, where
     // every reader of URLs agrees on what the password is): a password of at least 8 characters that is
