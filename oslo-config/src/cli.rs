@@ -246,6 +246,11 @@ pub(crate) fn command(
         }
         cmd = cmd.subcommand(sc);
     }
+    // oslo makes its sub-parsers required (`subparsers.required = True`): a command line without one
+    // is a usage error, exit status 2.
+    if !subs.is_empty() {
+        cmd = cmd.subcommand_required(true);
+    }
     cmd
 }
 
