@@ -12,7 +12,8 @@
 # RabbitMQ 5682 and 5681 over TLS (distribution 25682), Redis 56379. The test user everywhere is `oslo` /
 # `oslo-secret`. RabbitMQ's TLS listener wants a client certificate; `rabbit_tls_files` makes (once) a CA,
 # a server certificate for `localhost` only, a client certificate and a second, unrelated CA under
-# $OSLO_TEST_STATE/rabbit/tls, and `env` names them (OSLO_TEST_RABBIT_TLS_*).
+# $OSLO_TEST_STATE/rabbit/tls, and `env` names them (OSLO_TEST_RABBIT_TLS_*). The client certificate's common
+# name, `oslo-client`, is a user for EXTERNAL logins.
 set -euo pipefail
 
 STATE=${OSLO_TEST_STATE:-/var/tmp/oslo-rs-tests}
@@ -142,7 +143,8 @@ rabbit_start() {
   dir=$(rb_dir)
   mkdir -p "$dir/log" "$dir/mnesia"
   rabbit_tls_files "$dir/tls"
-  echo '[].' >"$dir/enabled_plugins"
+  # EXTERNAL login (the user named by the TLS client certificate's common name, `oslo-client`).
+  echo '[rabbitmq_auth_mechanism_ssl].' >"$dir/enabled_plugins"
   # Erlang distribution (the server's and rabbitmqctl's) on loopback only, like the AMQP listener.
   printf '%s\n' 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"' \
     'CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"' >"$dir/rabbitmq-env.conf"
@@ -155,6 +157,10 @@ ssl_options.certfile = $dir/tls/server.pem
 ssl_options.keyfile = $dir/tls/server.key
 ssl_options.verify = verify_peer
 ssl_options.fail_if_no_peer_cert = true
+auth_mechanisms.1 = PLAIN
+auth_mechanisms.2 = AMQPLAIN
+auth_mechanisms.3 = EXTERNAL
+ssl_cert_login_from = common_name
 CONF
   chown -R rabbitmq: "$dir"
   # shellcheck disable=SC2046
@@ -163,6 +169,12 @@ CONF
   wait_for 120 "RabbitMQ" rabbitmqctl_ -q await_startup
   rabbitmqctl_ -q list_users | grep -q "^$USER_NAME\b" || rabbitmqctl_ -q add_user "$USER_NAME" "$USER_PASS" >/dev/null
   rabbitmqctl_ -q set_permissions -p / "$USER_NAME" '.*' '.*' '.*' >/dev/null
+  # The client certificate's user, for EXTERNAL logins: no password.
+  if ! rabbitmqctl_ -q list_users | grep -q '^oslo-client\b'; then
+    rabbitmqctl_ -q add_user oslo-client "$(head -c 24 /dev/urandom | base64)" >/dev/null
+    rabbitmqctl_ -q clear_password oslo-client >/dev/null
+  fi
+  rabbitmqctl_ -q set_permissions -p / oslo-client '.*' '.*' '.*' >/dev/null
 }
 rabbit_stop() {
   local dir pid

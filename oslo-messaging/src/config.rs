@@ -39,8 +39,8 @@
 //! when the URL does not give it already: the URL wins, as with Python's `ConfigOptsProxy`).
 //!
 //! - Honoured: `amqp_durable_queues`, `amqp_auto_delete`, `kombu_reconnect_delay`,
-//!   `kombu_missing_consumer_retry_timeout`, `kombu_failover_strategy`, `rabbit_login_method` (`PLAIN`
-//!   and `AMQPLAIN`), `rabbit_retry_interval`, `rabbit_retry_backoff`, `rabbit_interval_max`,
+//!   `kombu_missing_consumer_retry_timeout`, `kombu_failover_strategy`, `rabbit_login_method` (`PLAIN`,
+//!   `AMQPLAIN`, and `EXTERNAL` over TLS), `rabbit_retry_interval`, `rabbit_retry_backoff`, `rabbit_interval_max`,
 //!   `rabbit_ha_queues`, `rabbit_quorum_queue`, `rabbit_transient_quorum_queue`,
 //!   `rabbit_quorum_delivery_limit`, `rabbit_quorum_max_memory_length`,
 //!   `rabbit_quorum_max_memory_bytes`, `rabbit_transient_queues_ttl`, `rabbit_qos_prefetch_count`,
@@ -49,7 +49,7 @@
 //!   and 1.1 are refused) with the `rabbit-tls` feature (without it, `ssl` on is refused).
 //! - Refused when turned on (the driver does not support them, building the transport fails):
 //!   `rabbit_stream_fanout`, `use_queue_manager`, `kombu_compression`, and `rabbit_login_method`
-//!   `EXTERNAL` or `RABBIT-CR-DEMO`.
+//!   `RABBIT-CR-DEMO`.
 //! - Registered but without effect: `rpc_conn_pool_size`, `conn_pool_min_size`, `conn_pool_ttl`,
 //!   `kombu_reconnect_splay`, `direct_mandatory_flag`, `hostname`, `processname` (the queue manager
 //!   is not supported), and `ssl_enforce_hostname_verification` and `ssl_enforce_fips_mode` (read by

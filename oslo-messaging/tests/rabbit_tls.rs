@@ -437,3 +437,32 @@ async fn ssl_cert_file_replaces_the_system_store() {
     server.wait().await;
     transport.cleanup().await;
 }
+
+/// `rabbit_login_method=EXTERNAL`: the broker takes the user from the client certificate (`oslo-client`
+/// in the test script's broker), whatever the URL's credentials; without TLS it is refused at once.
+#[tokio::test]
+async fn external_login_with_the_client_certificate() {
+    let Some(tls) = tls() else { return };
+    let url = format!(
+        "{}&rabbit_login_method=EXTERNAL",
+        tls.good_url().replace("oslo:oslo-secret@", "nobody:wrong@")
+    );
+    let transport = Transport::new(&url).expect("transport");
+    let topic = unique("tls_external");
+    let server = echo_server(&transport, &topic).await;
+    let client = RpcClient::builder(transport.clone(), Target::topic(&topic))
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let got = client
+        .call_json(&Context::new(), "echo", json!({"who": "cert"}))
+        .await
+        .expect("call with an EXTERNAL login");
+    assert_eq!(got, json!({"who": "cert"}));
+    server.stop().await;
+    server.wait().await;
+    transport.cleanup().await;
+
+    let err = Transport::new("rabbit://h/?rabbit_login_method=EXTERNAL").unwrap_err();
+    assert!(err.to_string().contains("needs `ssl`"), "{err}");
+}

@@ -358,6 +358,23 @@ fn both_sides_accept_and_refuse_the_same_settings() {
             false,
         ),
         (
+            "EXTERNAL login",
+            tls.url.clone(),
+            with(&[("rabbit_login_method", "EXTERNAL")]),
+            true,
+            true,
+        ),
+        (
+            "EXTERNAL login without a client certificate",
+            tls.url.clone(),
+            without(&["ssl_cert_file", "ssl_key_file"])
+                .into_iter()
+                .chain([("rabbit_login_method", "EXTERNAL".to_owned())])
+                .collect(),
+            false,
+            false,
+        ),
+        (
             "TLS to the plain port",
             plain.clone(),
             good.clone(),

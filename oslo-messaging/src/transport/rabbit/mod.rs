@@ -31,6 +31,7 @@ use lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties, Exc
 use serde_json::Value;
 use tokio::sync::{OnceCell, mpsc, oneshot, watch};
 
+use options::LoginMethod;
 pub(crate) use options::RabbitOptions;
 
 use super::{
@@ -771,10 +772,10 @@ fn uris(url: &TransportUrl, opts: &RabbitOptions) -> Vec<AMQPUri> {
     };
     let query = AMQPQueryString {
         heartbeat: Some(opts.heartbeat_timeout_threshold),
-        auth_mechanism: Some(if opts.login_amqplain {
-            SASLMechanism::AMQPlain
-        } else {
-            SASLMechanism::Plain
+        auth_mechanism: Some(match opts.login {
+            LoginMethod::AmqPlain => SASLMechanism::AMQPlain,
+            LoginMethod::Plain => SASLMechanism::Plain,
+            LoginMethod::External => SASLMechanism::External,
         }),
         ..AMQPQueryString::default()
     };

@@ -4,6 +4,17 @@ use std::time::Duration;
 
 use crate::{Error, Result, TransportUrl};
 
+/// `rabbit_login_method`: the SASL mechanism of the AMQP login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoginMethod {
+    /// `AMQPLAIN`, the default.
+    AmqPlain,
+    /// `PLAIN`.
+    Plain,
+    /// `EXTERNAL`: the broker takes the user from the TLS client certificate.
+    External,
+}
+
 /// The RabbitMQ driver's options, with the original's defaults.
 #[derive(Debug, Clone)]
 pub(crate) struct RabbitOptions {
@@ -26,7 +37,7 @@ pub(crate) struct RabbitOptions {
     pub(crate) rabbit_quorum_max_memory_length: u32,
     pub(crate) rabbit_quorum_max_memory_bytes: u32,
     pub(crate) enable_cancel_on_failover: bool,
-    pub(crate) login_amqplain: bool,
+    pub(crate) login: LoginMethod,
     /// `ssl`, or a `kombu+amqps` URL.
     pub(crate) ssl: bool,
     pub(crate) ssl_version: String,
@@ -60,7 +71,7 @@ impl Default for RabbitOptions {
             rabbit_quorum_max_memory_length: 0,
             rabbit_quorum_max_memory_bytes: 0,
             enable_cancel_on_failover: false,
-            login_amqplain: true,
+            login: LoginMethod::AmqPlain,
             ssl: false,
             ssl_version: String::new(),
             ssl_key_file: String::new(),
@@ -131,12 +142,13 @@ impl RabbitOptions {
                 "rabbit_quorum_max_memory_bytes" => o.rabbit_quorum_max_memory_bytes = parse(k, v)?,
                 "enable_cancel_on_failover" => o.enable_cancel_on_failover = boolean(k, v)?,
                 "rabbit_login_method" => {
-                    o.login_amqplain = match v.as_str() {
-                        "AMQPLAIN" => true,
-                        "PLAIN" => false,
+                    o.login = match v.as_str() {
+                        "AMQPLAIN" => LoginMethod::AmqPlain,
+                        "PLAIN" => LoginMethod::Plain,
+                        "EXTERNAL" => LoginMethod::External,
                         _ => {
                             return Err(Error::Configuration(format!(
-                                "unsupported `rabbit_login_method` `{v}` (PLAIN and AMQPLAIN are)"
+                                "unsupported `rabbit_login_method` `{v}` (PLAIN, AMQPLAIN and EXTERNAL are)"
                             )));
                         }
                     }
@@ -169,6 +181,12 @@ impl RabbitOptions {
                     )));
                 }
             }
+        }
+        if o.login == LoginMethod::External && !o.ssl && !o.amqps {
+            return Err(Error::Configuration(
+                "`rabbit_login_method` `EXTERNAL` logs in with the TLS client certificate: it needs `ssl`"
+                    .into(),
+            ));
         }
         if o.rabbit_quorum_queue && o.rabbit_ha_queues {
             return Err(Error::Configuration(
