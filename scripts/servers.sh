@@ -113,7 +113,11 @@ rabbit_env() {
 }
 rabbitmqctl_() { # shellcheck disable=SC2046
   runuser -u rabbitmq -- env $(rabbit_env) /usr/lib/rabbitmq/bin/rabbitmqctl "$@"; }
-rabbit_running() { pid_alive "$(rb_dir)/rabbit.pid" && rabbitmqctl_ -q status >/dev/null 2>&1; }
+# Running, and with the TLS listener (a broker started by an older version of this script has none).
+rabbit_running() {
+  pid_alive "$(rb_dir)/rabbit.pid" && rabbitmqctl_ -q status >/dev/null 2>&1 \
+    && (exec 3<>/dev/tcp/127.0.0.1/$RABBIT_TLS_PORT) 2>/dev/null
+}
 # The TLS material, made once: a CA, a server certificate (SAN `localhost` only, so that connecting to
 # 127.0.0.1 with hostname checking fails), a client certificate, and a second CA that signed neither.
 rabbit_tls_files() {
@@ -141,6 +145,8 @@ rabbit_tls_files() {
 rabbit_start() {
   local dir
   dir=$(rb_dir)
+  # One started without the TLS listener is restarted with it.
+  pid_alive "$dir/rabbit.pid" && rabbit_stop
   mkdir -p "$dir/log" "$dir/mnesia"
   rabbit_tls_files "$dir/tls"
   # EXTERNAL login (the user named by the TLS client certificate's common name, `oslo-client`).
