@@ -22,6 +22,43 @@ pub(crate) fn py_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1C}'..='\u{1F}').contains(&c)
 }
 
+/// Whether an ASCII byte is white space to Python (`\t \n \x0b \x0c \r`, U+001C..U+001F, space).
+fn ascii_py_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | 0x1c..=b' ')
+}
+
+/// `s.trim_matches(py_space)`, with ASCII white space cut byte by byte and the full character test
+/// only where a non-ASCII character is at an end.
+pub(crate) fn py_trim(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let start = bytes
+        .iter()
+        .position(|&b| !ascii_py_space(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| !ascii_py_space(b))
+        .map_or(start, |i| i + 1);
+    let t = &s[start..end];
+    match (t.as_bytes().first(), t.as_bytes().last()) {
+        (Some(&f), Some(&l)) if !f.is_ascii() || !l.is_ascii() => t.trim_matches(py_space),
+        _ => t,
+    }
+}
+
+/// `text.split(sep)` for an ASCII `sep`, found with `memchr`.
+pub(crate) fn split_ascii(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    debug_assert!(sep.is_ascii());
+    let mut start = 0;
+    memchr::memchr_iter(sep, text.as_bytes())
+        .chain(std::iter::once(text.len()))
+        .map(move |end| {
+            let line = &text[start..end];
+            start = end + 1;
+            line
+        })
+}
+
 /// The name of the section whose entries every other section inherits.
 pub(crate) const DEFAULT_SECTION: &str = "DEFAULT";
 
@@ -118,9 +155,9 @@ impl<'a> Ini<'a> {
         // A value is a list of lines, joined at the end of its key when there is more than one.
         let mut pending: Vec<&'a str> = Vec::new();
 
-        for (index, raw) in text.split('\n').enumerate() {
+        for (index, raw) in split_ascii(text, b'\n').enumerate() {
             let lineno = index + 1;
-            let stripped = raw.trim_matches(py_space);
+            let stripped = py_trim(raw);
             let is_comment = stripped.starts_with('#') || stripped.starts_with(';');
             if stripped.is_empty() || is_comment {
                 // A blank line inside a value is kept; a comment line is skipped.
@@ -304,8 +341,35 @@ mod tests {
         let items = ini.into_items("Filters").unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!((&*items[0].0, &*items[0].1.value), ("a", "x,\ny"));
-        assert_eq!((&*items[1].0, &*items[1].1.value, items[1].1.line), ("b", "z", 4));
+        assert_eq!(
+            (&*items[1].0, &*items[1].1.value, items[1].1.line),
+            ("b", "z", 4)
+        );
         assert!(Ini::parse("[a]\r[a]\r", true).is_err());
+    }
+
+    #[test]
+    fn trims_and_splits_as_python() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a b ",
+            "\u{1c}x\u{1f}",
+            "\u{a0}x\u{2003}",
+            "\t\u{a0} x \u{3000}\n",
+            "é ",
+            " é",
+            "x\u{85}",
+        ] {
+            assert_eq!(py_trim(s), s.trim_matches(py_space), "{s:?}");
+        }
+        for s in ["", "\n", "a\nb", "a\n", "\n\nb\n\n", "é\nü"] {
+            assert_eq!(
+                split_ascii(s, b'\n').collect::<Vec<_>>(),
+                s.split('\n').collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]

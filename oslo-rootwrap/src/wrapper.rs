@@ -94,12 +94,7 @@ impl Filters {
         let mut fields: Vec<&str> = Vec::new();
         for (name, entry) in &items {
             fields.clear();
-            fields.extend(
-                entry
-                    .value
-                    .split(',')
-                    .map(|s| s.trim_matches(crate::ini::py_space)),
-            );
+            fields.extend(crate::ini::split_ascii(&entry.value, b',').map(crate::ini::py_trim));
             if fields.len() > MAX_FIELDS {
                 return Err(syntax(entry.line, format!("more than {MAX_FIELDS} fields")));
             }
