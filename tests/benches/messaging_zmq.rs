@@ -1,7 +1,12 @@
 //! The brokerless `zmq://` transport against `rabbit://` and `memory://`, in one run: sequential call
 //! round trips (mean latency) and cast throughput (casts sent one after another, counted when the server
 //! has handled them all), each transport calling its own server in this process; plus a raw `zeromq`
-//! REQ/REP round trip over loopback TCP with a message of the same size, the floor for a zmq call.
+//! REQ/REP round trip over loopback TCP with a message of the same size, the floor for a zmq call (and,
+//! for reference, the same echo over the DEALER/ROUTER pair the transport is built on).
+//!
+//! Every round trip is timed twice, with the same code: from the thread that blocks on the runtime (as a
+//! synchronous program calls), and from a task spawned on the runtime (as an async service calls). The
+//! raw floor is timed the same two ways.
 //!
 //! `cargo bench -p oslo-tests --no-default-features --features messaging --bench messaging_zmq`
 //! (`rabbit://` needs the servers: `eval "$(scripts/servers.sh env)"`; it is left out without them).
@@ -14,7 +19,7 @@ use oslo_messaging::blocking::Runtime;
 use oslo_messaging::transport::{CallOptions, Outgoing, SendOptions};
 use oslo_messaging::wire::ReplyBody;
 use oslo_messaging::zeromq::prelude::*;
-use oslo_messaging::zeromq::{RepSocket, ReqSocket, ZmqMessage};
+use oslo_messaging::zeromq::{DealerSocket, RepSocket, ReqSocket, RouterSocket, ZmqMessage};
 use oslo_messaging::{Context, Endpoint, RpcClient, RpcServer, Target, Transport};
 use serde_json::{Value, json};
 
@@ -25,7 +30,41 @@ const ROUNDS: usize = 7;
 
 struct Figures {
     call_us: f64,
+    task_call_us: f64,
     casts_per_s: f64,
+}
+
+/// Runs `f` to completion from the thread that blocks on the runtime, or (`in_task`) in a task spawned
+/// on it.
+fn run<T: Send + 'static>(
+    rt: &Runtime,
+    in_task: bool,
+    f: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    if in_task {
+        rt.block_on(rt.handle().spawn(f)).expect("task")
+    } else {
+        rt.block_on(f)
+    }
+}
+
+/// Times `CALLS` sequential calls of `echo` after `WARMUP` untimed ones; microseconds per call.
+async fn time_calls(client: RpcClient, c: Context) -> f64 {
+    for i in 0..WARMUP {
+        let _: Value = client
+            .call(&c, "echo", json!({"x": i}))
+            .await
+            .expect("call");
+    }
+    let start = Instant::now();
+    for i in 0..CALLS {
+        let v: Value = client
+            .call(&c, "echo", json!({"x": i}))
+            .await
+            .expect("call");
+        assert_eq!(v, json!(i));
+    }
+    start.elapsed().as_secs_f64() * 1e6 / CALLS as f64
 }
 
 fn topic(prefix: &str) -> String {
@@ -69,23 +108,10 @@ fn run_transport(rt: &Runtime, url: &str) -> Figures {
         .build()
         .expect("client");
     let c = ctxt();
+    rt.block_on(server.start()).expect("start");
+    let call_us = run(rt, false, time_calls(client.clone(), c.clone()));
+    let task_call_us = run(rt, true, time_calls(client.clone(), c.clone()));
     let figures = rt.block_on(async {
-        server.start().await.expect("start");
-        for i in 0..WARMUP {
-            let _: Value = client
-                .call(&c, "echo", json!({"x": i}))
-                .await
-                .expect("call");
-        }
-        let start = Instant::now();
-        for i in 0..CALLS {
-            let v: Value = client
-                .call(&c, "echo", json!({"x": i}))
-                .await
-                .expect("call");
-            assert_eq!(v, json!(i));
-        }
-        let call_us = start.elapsed().as_secs_f64() * 1e6 / CALLS as f64;
         let start = Instant::now();
         for i in 0..CASTS {
             client
@@ -100,11 +126,12 @@ fn run_transport(rt: &Runtime, url: &str) -> Figures {
         server.stop().await;
         server.wait().await;
         t.cleanup().await;
-        (call_us, casts_per_s)
+        casts_per_s
     });
     Figures {
-        call_us: figures.0,
-        casts_per_s: figures.1,
+        call_us,
+        task_call_us,
+        casts_per_s: figures,
     }
 }
 
@@ -157,14 +184,20 @@ fn run_driver(rt: &Runtime, url: &str) -> f64 {
     })
 }
 
-/// A raw REQ/REP round trip with a body as large as an oslo call's.
-fn raw_zeromq(rt: &Runtime) -> f64 {
-    let payload = serde_json::to_vec(&json!({
+/// The body of the raw round trips: as large as an oslo call's envelope.
+fn raw_payload() -> Vec<u8> {
+    serde_json::to_vec(&json!({
         "exchange": "openstack", "topic": topic("raw"), "ctxt": ctxt(),
         "message": {"method": "echo", "args": {"x": 12345}, "version": "1.0"},
     }))
-    .unwrap();
-    rt.block_on(async {
+    .expect("json")
+}
+
+/// A raw REQ/REP round trip (the REP task echoes the request), timed from the blocking thread or from
+/// a task.
+fn raw_zeromq(rt: &Runtime, in_task: bool) -> f64 {
+    let payload = raw_payload();
+    let (endpoint, server) = rt.block_on(async {
         let mut rep = RepSocket::new();
         let endpoint = rep.bind("tcp://127.0.0.1:0").await.expect("bind");
         let server = rt.handle().spawn(async move {
@@ -174,8 +207,11 @@ fn raw_zeromq(rt: &Runtime) -> f64 {
                 }
             }
         });
+        (endpoint.to_string(), server)
+    });
+    let us = run(rt, in_task, async move {
         let mut req = ReqSocket::new();
-        req.connect(&endpoint.to_string()).await.expect("connect");
+        req.connect(&endpoint).await.expect("connect");
         async fn round(req: &mut ReqSocket, payload: &[u8]) {
             req.send(ZmqMessage::from(payload.to_vec()))
                 .await
@@ -189,10 +225,49 @@ fn raw_zeromq(rt: &Runtime) -> f64 {
         for _ in 0..CALLS {
             round(&mut req, &payload).await;
         }
-        let us = start.elapsed().as_secs_f64() * 1e6 / CALLS as f64;
-        server.abort();
-        us
-    })
+        start.elapsed().as_secs_f64() * 1e6 / CALLS as f64
+    });
+    server.abort();
+    us
+}
+
+/// The same echo over a DEALER and a ROUTER, the pair `zmq://` uses: zeromq gives each of their peers a
+/// writer task, so a message takes one task hop more on each side than with REQ/REP.
+fn raw_dealer_router(rt: &Runtime, in_task: bool) -> f64 {
+    let payload = raw_payload();
+    let (endpoint, server) = rt.block_on(async {
+        let mut router = RouterSocket::new();
+        let endpoint = router.bind("tcp://127.0.0.1:0").await.expect("bind");
+        let server = rt.handle().spawn(async move {
+            while let Ok(m) = router.recv().await {
+                if router.send(m).await.is_err() {
+                    break;
+                }
+            }
+        });
+        (endpoint.to_string(), server)
+    });
+    let us = run(rt, in_task, async move {
+        let mut dealer = DealerSocket::new();
+        dealer.connect(&endpoint).await.expect("connect");
+        async fn round(dealer: &mut DealerSocket, payload: &[u8]) {
+            dealer
+                .send(ZmqMessage::from(payload.to_vec()))
+                .await
+                .expect("send");
+            dealer.recv().await.expect("recv");
+        }
+        for _ in 0..WARMUP {
+            round(&mut dealer, &payload).await;
+        }
+        let start = Instant::now();
+        for _ in 0..CALLS {
+            round(&mut dealer, &payload).await;
+        }
+        start.elapsed().as_secs_f64() * 1e6 / CALLS as f64
+    });
+    server.abort();
+    us
 }
 
 /// The median and the best of a set of figures.
@@ -213,14 +288,20 @@ fn main() {
     transports.push(("memory://", "memory://".to_owned()));
     // Rounds interleave the transports, so a busy moment of the machine hits them alike.
     let mut calls: Vec<Vec<f64>> = vec![Vec::new(); transports.len()];
+    let mut task_calls: Vec<Vec<f64>> = vec![Vec::new(); transports.len()];
     let mut casts: Vec<Vec<f64>> = vec![Vec::new(); transports.len()];
     let mut driver: Vec<Vec<f64>> = vec![Vec::new(); transports.len()];
-    let mut raw = Vec::new();
+    let (mut raw, mut raw_task, mut dr, mut dr_task) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        raw.push(raw_zeromq(&rt));
+        raw.push(raw_zeromq(&rt, false));
+        raw_task.push(raw_zeromq(&rt, true));
+        dr.push(raw_dealer_router(&rt, false));
+        dr_task.push(raw_dealer_router(&rt, true));
         for (i, (_, url)) in transports.iter().enumerate() {
             let f = run_transport(&rt, url);
             calls[i].push(f.call_us);
+            task_calls[i].push(f.task_call_us);
             casts[i].push(f.casts_per_s);
             driver[i].push(run_driver(&rt, url));
         }
@@ -230,37 +311,57 @@ fn main() {
          2 tokio worker threads; median (best)"
     );
     println!(
-        "{:<12} {:>20} {:>22} {:>22}",
-        "transport", "call (us)", "driver call (us)", "casts/s"
+        "{:<18} {:>16} {:>18} {:>18} {:>18}",
+        "transport", "call (us)", "call in task (us)", "driver call (us)", "casts/s"
     );
     let mut medians = Vec::new();
     for (i, (name, _)) in transports.iter().enumerate() {
         let (cm, cb) = stats(calls[i].clone(), true);
+        let (tm, tb) = stats(task_calls[i].clone(), true);
         let (dm, db) = stats(driver[i].clone(), true);
         let (sm, sb) = stats(casts[i].clone(), false);
         println!(
-            "{name:<12} {:>20} {:>22} {:>22}",
+            "{name:<18} {:>16} {:>18} {:>18} {:>18}",
             format!("{cm:.1} ({cb:.1})"),
+            format!("{tm:.1} ({tb:.1})"),
             format!("{dm:.1} ({db:.1})"),
             format!("{sm:.0} ({sb:.0})")
         );
-        medians.push((*name, cm, dm));
+        medians.push((*name, (cm, cb), (tm, tb), dm));
     }
     let (rm, rb) = stats(raw, true);
-    println!("{:<12} {:>20}", "raw REQ/REP", format!("{rm:.1} ({rb:.1})"));
+    let (rtm, rtb) = stats(raw_task, true);
+    let (drm, drb) = stats(dr, true);
+    let (drtm, drtb) = stats(dr_task, true);
+    println!(
+        "{:<18} {:>16} {:>18}",
+        "raw REQ/REP",
+        format!("{rm:.1} ({rb:.1})"),
+        format!("{rtm:.1} ({rtb:.1})")
+    );
+    println!(
+        "{:<18} {:>16} {:>18}",
+        "raw DEALER/ROUTER",
+        format!("{drm:.1} ({drb:.1})"),
+        format!("{drtm:.1} ({drtb:.1})")
+    );
     let zmq = medians[0];
     println!(
-        "zmq:// driver call / raw zeromq round trip: {:.2}x; zmq:// RPC call / raw: {:.2}x",
-        zmq.2 / rm,
-        zmq.1 / rm
+        "zmq:// RPC call / raw REQ/REP: {:.2}x median ({:.2}x best to best); in a task {:.2}x ({:.2}x); \
+         driver call / raw {:.2}x",
+        zmq.1.0 / rm,
+        zmq.1.1 / rb,
+        zmq.2.0 / rtm,
+        zmq.2.1 / rtb,
+        zmq.3 / rm
     );
     if let Some(rabbit) = medians.iter().find(|m| m.0 == "rabbit://") {
-        println!("rabbit:// call / zmq:// call: {:.2}x", rabbit.1 / zmq.1);
+        println!("rabbit:// call / zmq:// call: {:.2}x", rabbit.1.0 / zmq.1.0);
     }
     if let Some(memory) = medians.iter().find(|m| m.0 == "memory://") {
         println!(
             "zmq:// call / memory:// call: {:.2}x (memory:// is the RPC layer with no transport)",
-            zmq.1 / memory.1
+            zmq.1.0 / memory.1.0
         );
     }
 }

@@ -150,16 +150,17 @@ impl Dispatcher {
     pub(crate) async fn dispatch(
         &self,
         ctxt: Context,
-        message: Map<String, Value>,
+        mut message: Map<String, Value>,
     ) -> Result<Value, RemoteError> {
         let method = message
             .get("method")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let args = match message.get("args") {
+        // Taken out of the message (which is ours), not copied.
+        let args = match message.remove("args") {
             None => Map::new(),
-            Some(Value::Object(a)) => a.clone(),
+            Some(Value::Object(a)) => a,
             Some(other) => {
                 return Err(RemoteError::new(
                     "AttributeError",

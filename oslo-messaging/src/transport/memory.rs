@@ -165,8 +165,14 @@ impl MemoryDriver {
         target.exchange.as_deref().unwrap_or(&self.exchange)
     }
 
-    /// Routes an RPC message and returns how many queues took it.
-    fn route_rpc(&self, target: &Target, make: &dyn Fn() -> Envelope) -> Result<usize> {
+    /// Routes an RPC message and returns how many queues took it. The message moves into the last
+    /// queue; only a fanout to several queues copies it.
+    fn route_rpc(
+        &self,
+        target: &Target,
+        msg: Outgoing,
+        make: &dyn Fn(Outgoing) -> Envelope,
+    ) -> Result<usize> {
         let topic = target.require_topic()?;
         let queues = if target.fanout {
             self.broker.routed(&format!("{topic}_fanout"), "")
@@ -177,8 +183,11 @@ impl MemoryDriver {
             };
             self.broker.routed(self.exchange(target), &key)
         };
-        for q in &queues {
-            q.push(make());
+        if let Some((last, rest)) = queues.split_last() {
+            for q in rest {
+                q.push(make(msg.clone()));
+            }
+            last.push(make(msg));
         }
         Ok(queues.len())
     }
@@ -290,9 +299,9 @@ impl Driver for MemoryDriver {
         _opts: SendOptions,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            self.route_rpc(target, &|| Envelope {
+            self.route_rpc(target, msg, &|out| Envelope {
                 body: Body::Request {
-                    out: msg.clone(),
+                    out,
                     reply: None,
                     client_timeout: None,
                 },
@@ -314,16 +323,14 @@ impl Driver for MemoryDriver {
             let (tx, mut rx) = mpsc::unbounded_channel();
             let replier = Arc::new(MemReplier { tx });
             let expires = Instant::now() + call.timeout;
-            let mut msg = Some(msg);
-            let n = self.route_rpc(target, &|| Envelope {
+            let n = self.route_rpc(target, msg, &|out| Envelope {
                 body: Body::Request {
-                    out: msg.clone().unwrap_or_default(),
+                    out,
                     reply: Some(replier.clone()),
                     client_timeout: call.call_monitor_timeout.map(|d| d.as_secs_f64()),
                 },
                 expires: Some(expires),
             })?;
-            msg.take();
             drop(replier);
             let dest = match &target.server {
                 Some(s) => format!("{topic}.{s}"),

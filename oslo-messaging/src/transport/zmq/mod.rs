@@ -959,7 +959,10 @@ impl Driver for ZmqDriver {
                 call_monitor_timeout: call.call_monitor_timeout,
             };
             let r = wait_for_reply(&mut rx, &msg_id, &dest(), left).await;
-            conn.forget(&msg_id);
+            // A final reply removed the waiter already.
+            if r.is_err() {
+                conn.forget(&msg_id);
+            }
             match r {
                 Err(Error::Timeout { .. }) => Err(timeout(&msg_id)),
                 Err(Error::Connection { .. }) => Err(Error::Connection {
