@@ -95,7 +95,10 @@ pub(crate) struct RequestRef<'a> {
 impl RequestRef<'_> {
     /// The JSON body.
     pub(crate) fn to_vec(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(Error::serialization)
+        // Room for a typical envelope at once, rather than growing from serde_json's 128 bytes.
+        let mut out = Vec::with_capacity(512);
+        serde_json::to_writer(&mut out, self).map_err(Error::serialization)?;
+        Ok(out)
     }
 }
 
