@@ -381,6 +381,92 @@ fn unreadable_files_are_configuration_errors() {
     }
 }
 
+/// A key whose lines were joined into one (or a certificate file holding such a key) is refused without
+/// quoting it: the PEM parser's messages show the offending line, which here is the whole key.
+#[test]
+fn key_material_never_appears_in_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4";
+    let one_line = format!("-----BEGIN PRIVATE KEY----- {body} -----END PRIVATE KEY-----\n");
+    let cert =
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQk9HVVM=\n-----END CERTIFICATE-----\n";
+    let key_file = dir.path().join("one-line.key");
+    std::fs::write(&key_file, &one_line).expect("write");
+    let combined = dir.path().join("combined.pem");
+    std::fs::write(&combined, format!("{cert}{one_line}")).expect("write");
+    let unterminated = dir.path().join("unterminated.key");
+    std::fs::write(
+        &unterminated,
+        format!("-----BEGIN PRIVATE KEY-----\n{body}\n"),
+    )
+    .expect("write");
+    let cert_file = dir.path().join("cert.pem");
+    std::fs::write(&cert_file, cert).expect("write");
+    let path = |p: &std::path::Path| enc(p.to_str().expect("utf-8 path"));
+    for query in [
+        format!(
+            "ssl_cert_file={}&ssl_key_file={}",
+            path(&cert_file),
+            path(&key_file)
+        ),
+        format!(
+            "ssl_cert_file={}&ssl_key_file={}",
+            path(&cert_file),
+            path(&unterminated)
+        ),
+        format!("ssl_cert_file={}", path(&combined)),
+    ] {
+        let url = format!("rabbit://u:p@localhost:1/?ssl=true&{query}");
+        let err = Transport::new(&url).expect_err(&query);
+        let (text, debug) = (err.to_string(), format!("{err:?}"));
+        assert!(matches!(err, Error::Configuration(_)), "{text}");
+        for shown in [&text, &debug] {
+            assert!(!shown.contains(&body[..16]), "key material shown: {shown}");
+            assert!(!shown.contains("[45, 45"), "raw bytes shown: {shown}");
+        }
+        assert!(
+            text.contains(".key`") || text.contains("combined.pem`"),
+            "{text}"
+        );
+    }
+
+    // What is wrong is still said, in fixed words.
+    let encrypted = dir.path().join("encrypted.key");
+    std::fs::write(
+        &encrypted,
+        format!(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n{body}\n-----END ENCRYPTED PRIVATE KEY-----\n"
+        ),
+    )
+    .expect("write");
+    for (query, says) in [
+        (
+            format!(
+                "ssl_cert_file={}&ssl_key_file={}",
+                path(&cert_file),
+                path(&encrypted)
+            ),
+            "encrypted keys are not supported",
+        ),
+        (
+            format!("ssl_cert_file={}", path(&cert_file)),
+            "no private key in it; set ssl_key_file",
+        ),
+        (
+            format!(
+                "ssl_cert_file={}&ssl_key_file={}",
+                path(&cert_file),
+                path(&key_file)
+            ),
+            "not an unencrypted PEM private key (PKCS#1, PKCS#8 or SEC1)",
+        ),
+    ] {
+        let url = format!("rabbit://u:p@localhost:1/?ssl=true&{query}");
+        let text = Transport::new(&url).expect_err(&query).to_string();
+        assert!(text.contains(says), "{query}: {text}");
+    }
+}
+
 /// `SSL_CERT_FILE` replaces the system's store, as it does for OpenSSL and so for Python: a process told
 /// to trust the test CA reaches the broker without `ssl_ca_file`, and then checks no name (`127.0.0.1`).
 #[cfg(feature = "tools")]

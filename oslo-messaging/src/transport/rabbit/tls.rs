@@ -64,15 +64,61 @@ fn read_error(what: &str, path: &str, e: impl std::fmt::Display) -> Error {
     Error::Configuration(format!("cannot read the {what} `{path}`: {e}"))
 }
 
+/// The largest PEM file read (a long chain of certificates stays far below it).
+const MAX_PEM_FILE: u64 = 1 << 20;
+
+/// The bytes of a PEM file: a regular file of bounded size. The PEM parser's own errors are never shown
+/// for these files: they quote the offending line, which in a key file is the key.
+fn pem_file(what: &str, path: &str) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| read_error(what, path, e))?;
+    if !meta.is_file() {
+        return Err(read_error(what, path, "not a regular file"));
+    }
+    if meta.len() > MAX_PEM_FILE {
+        return Err(read_error(
+            what,
+            path,
+            format_args!("larger than {MAX_PEM_FILE} bytes"),
+        ));
+    }
+    std::fs::read(path).map_err(|e| read_error(what, path, e))
+}
+
+/// Whether PEM text holds an encrypted private key (PKCS#8 or OpenSSL's traditional `Proc-Type`).
+fn holds_encrypted_key(pem: &[u8]) -> bool {
+    let has = |needle: &[u8]| pem.windows(needle.len()).any(|w| w == needle);
+    has(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || has(b"Proc-Type: 4,ENCRYPTED")
+}
+
 fn certificates(what: &str, path: &str) -> Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_file_iter(Path::new(path))
-        .map_err(|e| read_error(what, path, e))?
+    let pem = pem_file(what, path)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| read_error(what, path, e))?;
+        .map_err(|_| read_error(what, path, "not a well-formed PEM file"))?;
     if certs.is_empty() {
         return Err(read_error(what, path, "no PEM certificate in it"));
     }
     Ok(certs)
+}
+
+/// The client's private key, from `ssl_key_file` or else from the certificate file.
+fn private_key(path: &str, from_cert_file: bool) -> Result<PrivateKeyDer<'static>> {
+    let what = if from_cert_file {
+        "client certificate file"
+    } else {
+        "client key file"
+    };
+    let pem = pem_file(what, path)?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
+        let why = if holds_encrypted_key(&pem) {
+            "encrypted keys are not supported"
+        } else if from_cert_file && matches!(e, rustls::pki_types::pem::Error::NoItemsFound) {
+            "no private key in it; set ssl_key_file"
+        } else {
+            "not an unencrypted PEM private key (PKCS#1, PKCS#8 or SEC1)"
+        };
+        read_error(what, path, why)
+    })
 }
 
 /// The trust anchors: the CA file's certificates, or the system's store.
@@ -236,13 +282,11 @@ impl TlsSetup {
             builder.with_no_client_auth()
         } else {
             let chain = certificates("client certificate file", &o.ssl_cert_file)?;
-            let (what, key_path) = if o.ssl_key_file.is_empty() {
-                ("client certificate file", o.ssl_cert_file.as_str())
+            let key = if o.ssl_key_file.is_empty() {
+                private_key(&o.ssl_cert_file, true)?
             } else {
-                ("client key file", o.ssl_key_file.as_str())
+                private_key(&o.ssl_key_file, false)?
             };
-            let key = PrivateKeyDer::from_pem_file(Path::new(key_path))
-                .map_err(|e| read_error(what, key_path, e))?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| Error::Configuration(format!("bad client certificate or key: {e}")))?
