@@ -391,6 +391,7 @@ impl Inner {
         retry: Option<u32>,
     ) -> Result<bool> {
         let mut attempt: u32 = 0;
+        let mut refusals: usize = 0;
         loop {
             let result = match self.publisher().await {
                 Ok(chan) => match self
@@ -405,9 +406,16 @@ impl Inner {
                 },
                 Err(e) => e,
             };
-            // A refusal that no retry cures (a TLS certificate the broker or we reject) ends here.
+            // A refusal that no retry cures (a TLS certificate the broker or we reject) moves on to the next
+            // host at once, and ends the publish once every host of the URL has given one (as the
+            // consumer's first subscription tries each host before giving up).
             if !result.is_retryable() {
-                return Err(result);
+                refusals = refusals.saturating_add(1);
+                if refusals >= self.uris.len() {
+                    return Err(result);
+                }
+                tracing::warn!(target: "rabbit", exchange, key, error = %result, "refused, trying the next host");
+                continue;
             }
             if retry.is_some_and(|r| attempt >= r) {
                 return Err(Error::DeliveryFailure {

@@ -341,7 +341,7 @@ impl TlsSetup {
         .await
         .map_err(|e| match e.kind() {
             // In TLS 1.3 the broker judges our certificate after the handshake: its alert arrives here.
-            lapin::ErrorKind::IOError(io) if tls_refusal(io).is_some() => {
+            lapin::ErrorKind::IOError(io) if tls_error(io).is_some_and(is_verdict) => {
                 Error::Configuration(format!("TLS connection to `{shown}` refused: {e}"))
             }
             _ => Error::Connection {
@@ -351,21 +351,64 @@ impl TlsSetup {
     }
 }
 
-/// A failed handshake: a TLS refusal (certificate, alert, no common version) is not cured by retrying
-/// and says why; a broken socket is a connection error like any other.
+/// Whether a TLS failure is a verdict that no retry cures: a certificate we or the broker reject, or no
+/// protocol version (or parameters) both sides accept. Garbage on the wire (a corrupt record, a bad MAC, a
+/// peer breaking the protocol, a listener that does not speak TLS) is not: Python retries its `SSLError`
+/// and moves on to the next host, and so does the driver.
+fn is_verdict(e: &rustls::Error) -> bool {
+    use rustls::AlertDescription as A;
+    match e {
+        rustls::Error::InvalidCertificate(_)
+        | rustls::Error::NoCertificatesPresented
+        | rustls::Error::InvalidCertRevocationList(_)
+        | rustls::Error::PeerIncompatible(_)
+        | rustls::Error::InconsistentKeys(_) => true,
+        rustls::Error::AlertReceived(alert) => matches!(
+            alert,
+            A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::CertificateUnobtainable
+                | A::CertificateRequired
+                | A::NoCertificate
+                | A::BadCertificateStatusResponse
+                | A::BadCertificateHashValue
+                | A::UnknownCA
+                | A::AccessDenied
+                | A::HandshakeFailure
+                | A::ProtocolVersion
+                | A::InsufficientSecurity
+        ),
+        _ => false,
+    }
+}
+
+/// A TLS failure: a verdict is a configuration error (which the driver reports once every host has given
+/// one); anything else is a connection error, retried like a lost socket.
+fn tls_failure(context: &str, e: &rustls::Error) -> Error {
+    if is_verdict(e) {
+        Error::Configuration(format!("{context}: {e}"))
+    } else {
+        Error::Connection {
+            reason: format!("{context}: {e}"),
+        }
+    }
+}
+
+/// A failed handshake, with rustls's reason when it has one.
 fn handshake_error(host: &str, e: io::Error) -> Error {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
-        Some(tls) => Error::Configuration(format!("TLS handshake with `{host}` failed: {tls}")),
+    let context = format!("TLS handshake with `{host}` failed");
+    match tls_error(&e) {
+        Some(tls) => tls_failure(&context, tls),
         None => Error::Connection {
-            reason: format!("TLS handshake with `{host}` failed: {e}"),
+            reason: format!("{context}: {e}"),
         },
     }
 }
 
-fn tls_refusal(e: &io::Error) -> Option<&rustls::Error> {
+fn tls_error(e: &io::Error) -> Option<&rustls::Error> {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
