@@ -448,6 +448,29 @@ fn unreadable_files_are_configuration_errors() {
     }
 }
 
+/// A transport prints without the URL's passwords, whatever its driver (lapin's URIs print theirs).
+#[tokio::test]
+async fn passwords_stay_out_of_debug() {
+    let secret = "s3cr3t-Pa55";
+    for url in [
+        format!("rabbit://u:{secret}@localhost:1/"),
+        format!("rabbit://u:{secret}@localhost:1,v:{secret}@[::1]:2/vhost"),
+        format!("kombu+amqps://u:{secret}@localhost:1/"),
+        format!("memory://u:{secret}@/"),
+        format!("zmq+redis://:{secret}@127.0.0.1:1/0"),
+    ] {
+        let transport = Transport::new(&url).expect(&url);
+        let debug = format!("{transport:?}");
+        assert!(!debug.contains(secret), "{debug}");
+        let parsed = oslo_messaging::TransportUrl::parse(&url).expect("url");
+        for shown in [format!("{parsed:?}"), parsed.to_string()] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+    let target = Target::topic("t").with_server("s");
+    assert!(!format!("{target:?}").contains(secret));
+}
+
 /// A key whose lines were joined into one (or a certificate file holding such a key) is refused without
 /// quoting it: the PEM parser's messages show the offending line, which here is the whole key.
 #[test]

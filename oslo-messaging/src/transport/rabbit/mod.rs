@@ -174,7 +174,6 @@ impl Chan {
 }
 
 /// What the driver shares with its tasks.
-#[derive(Debug)]
 struct Inner {
     opts: RabbitOptions,
     exchange: String,
@@ -184,6 +183,25 @@ struct Inner {
     next_host: AtomicUsize,
     publisher: tokio::sync::Mutex<Option<Arc<Chan>>>,
     reply: OnceCell<Arc<ReplyWaiter>>,
+}
+
+/// Shows the hosts without their user info: lapin's URIs print their passwords.
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hosts: Vec<String> = self
+            .uris
+            .iter()
+            .map(|u| format!("{}:{}", u.authority.host, u.authority.port))
+            .collect();
+        let mut d = f.debug_struct("Inner");
+        d.field("opts", &self.opts)
+            .field("exchange", &self.exchange)
+            .field("hosts", &hosts);
+        #[cfg(feature = "rabbit-tls")]
+        d.field("tls", &self.tls);
+        d.field("next_host", &self.next_host)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The RabbitMQ driver.
