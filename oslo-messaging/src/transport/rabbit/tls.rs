@@ -322,7 +322,7 @@ impl TlsSetup {
             .connect(name, tcp)
             .await
             .map_err(|e| handshake_error(&shown, e))?;
-        let slot = Arc::new(Mutex::new(Some(Stream::Tls(Box::new(tls)))));
+        let slot = Arc::new(Mutex::new(Some(Stream(Box::new(tls)))));
         let runtime = async_rs::Runtime::new(kit);
         Connection::connector(
             uri,
@@ -415,18 +415,12 @@ fn tls_error(e: &io::Error) -> Option<&rustls::Error> {
 
 type Plain = <Tokio as Reactor>::TcpStream;
 
-/// The stream lapin runs the AMQP connection over.
-pub(crate) enum Stream {
-    Plain(Plain),
-    Tls(Box<futures_rustls::client::TlsStream<Plain>>),
-}
+/// The stream lapin runs the AMQP connection over: always TLS (the kit opens no plain stream).
+pub(crate) struct Stream(Box<futures_rustls::client::TlsStream<Plain>>);
 
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Stream::Plain(_) => "Stream::Plain",
-            Stream::Tls(_) => "Stream::Tls",
-        })
+        f.write_str("Stream::Tls")
     }
 }
 
@@ -436,10 +430,7 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        Pin::new(self.get_mut().0.as_mut()).poll_read(cx, buf)
     }
 
     fn poll_read_vectored(
@@ -447,10 +438,7 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read_vectored(cx, bufs),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read_vectored(cx, bufs),
-        }
+        Pin::new(self.get_mut().0.as_mut()).poll_read_vectored(cx, bufs)
     }
 }
 
@@ -460,10 +448,7 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        Pin::new(self.get_mut().0.as_mut()).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -471,24 +456,15 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
+        Pin::new(self.get_mut().0.as_mut()).poll_write_vectored(cx, bufs)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        Pin::new(self.get_mut().0.as_mut()).poll_flush(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_close(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
-        }
+        Pin::new(self.get_mut().0.as_mut()).poll_close(cx)
     }
 }
 
@@ -544,7 +520,29 @@ impl Reactor for Kit {
         &self,
         addr: std::net::SocketAddr,
     ) -> impl Future<Output = io::Result<Self::TcpStream>> + Send + 'static {
-        let connect = self.0.tcp_connect_addr(addr);
-        async move { connect.await.map(Stream::Plain) }
+        // Every connection of this kit is opened above (`TlsSetup::connect`) and handed to lapin ready
+        // made: a plain TCP stream from here would be a connection without TLS, so this fails closed.
+        std::future::ready(Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("no plain TCP connection to `{addr}` on a TLS transport"),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_kit_opens_no_plain_tcp_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let err = Kit(Tokio::current())
+            .tcp_connect_addr(addr)
+            .await
+            .expect_err("fails closed");
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
     }
 }
