@@ -463,8 +463,39 @@ impl AsyncWrite for Stream {
         Pin::new(self.get_mut().0.as_mut()).poll_flush(cx)
     }
 
+    /// Closing queues close_notify, tries once to send what is queued, and shuts the TCP stream down
+    /// whatever came of it: rustls's own close waits until everything is sent, for ever if the broker
+    /// stopped reading.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(self.get_mut().0.as_mut()).poll_close(cx)
+        let (tcp, conn) = self.get_mut().0.get_mut();
+        conn.send_close_notify();
+        let mut out = TryWrite { io: &mut *tcp, cx };
+        while conn.wants_write() {
+            match conn.write_tls(&mut out) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        Pin::new(tcp).poll_close(cx)
+    }
+}
+
+/// A non-blocking `Write` over an async stream: a write that would wait is `WouldBlock`.
+struct TryWrite<'a, 'b> {
+    io: &'a mut Plain,
+    cx: &'a mut Context<'b>,
+}
+
+impl Write for TryWrite<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match Pin::new(&mut *self.io).poll_write(self.cx, buf) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -532,6 +563,7 @@ impl Reactor for Kit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::io::AsyncWriteExt;
 
     #[tokio::test]
     async fn the_kit_opens_no_plain_tcp_connection() {
@@ -544,5 +576,95 @@ mod tests {
             .await
             .expect_err("fails closed");
         assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    }
+
+    /// The test broker's server certificate and key, and its CA (`OSLO_TEST_RABBIT_TLS_CA`).
+    fn server_files() -> Option<(String, String, String)> {
+        let Some(ca) = std::env::var("OSLO_TEST_RABBIT_TLS_CA")
+            .ok()
+            .filter(|v| !v.is_empty())
+        else {
+            assert!(
+                std::env::var("OSLO_TEST_REQUIRE_SERVERS").as_deref() != Ok("1"),
+                "OSLO_TEST_RABBIT_TLS_CA is not set but OSLO_TEST_REQUIRE_SERVERS=1"
+            );
+            eprintln!("skipped: OSLO_TEST_RABBIT_TLS_CA is not set");
+            return None;
+        };
+        let dir = Path::new(&ca).parent().expect("the CA's directory");
+        let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        Some((file("server.pem"), file("server.key"), ca))
+    }
+
+    /// A peer that completes the handshake and then reads nothing does not hold up the close.
+    #[tokio::test]
+    async fn close_does_not_wait_for_a_peer_that_stopped_reading() {
+        let Some((cert, key, ca)) = server_files() else {
+            return;
+        };
+        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            certificates("server certificate", &cert).expect("server certificate"),
+            private_key(&key, false).expect("server key"),
+        )
+        .expect("server config");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().expect("accept");
+            let mut conn = rustls::ServerConnection::new(Arc::new(server_config)).expect("server");
+            while conn.is_handshaking() {
+                conn.complete_io(&mut tcp).expect("server handshake");
+            }
+            while conn.wants_write() {
+                conn.write_tls(&mut tcp).expect("server write");
+            }
+            // Reads nothing more until the test is over.
+            let _ = done_rx.recv_timeout(Duration::from_secs(60));
+        });
+
+        let mut roots = RootCertStore::empty();
+        for c in certificates("CA file", &ca).expect("CA") {
+            roots.add(c).expect("CA certificate");
+        }
+        let client_config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let tcp = Tokio::current()
+            .tcp_connect_addr(addr)
+            .await
+            .expect("connect");
+        let tls = futures_rustls::TlsConnector::from(Arc::new(client_config))
+            .connect(ServerName::try_from("localhost").expect("name"), tcp)
+            .await
+            .expect("handshake");
+        let mut stream = Stream(Box::new(tls));
+
+        // Fill the socket's buffers: a write that does not finish soon means the peer's window is full.
+        let chunk = vec![0_u8; 64 * 1024];
+        let mut filled = false;
+        for _ in 0..4096 {
+            if tokio::time::timeout(Duration::from_millis(200), stream.write_all(&chunk))
+                .await
+                .is_err()
+            {
+                filled = true;
+                break;
+            }
+        }
+        assert!(filled, "the peer kept reading");
+        let closed = tokio::time::timeout(Duration::from_secs(5), stream.close()).await;
+        let _ = done_tx.send(());
+        server.join().expect("server thread");
+        assert!(closed.is_ok(), "close waited for the peer");
     }
 }
