@@ -122,7 +122,15 @@ rabbit_running() {
 # 127.0.0.1 with hostname checking fails), a client certificate, and a second CA that signed neither.
 rabbit_tls_files() {
   local tls=$1
-  [ -f "$tls/done" ] && return 0
+  [ -f "$tls/done" ] || rabbit_tls_make "$tls"
+  # Applied every time (for files made before): the CAs' signing keys go once the certificates are signed,
+  # the other keys are readable by their owner only (the broker's by rabbitmq, see rabbit_start).
+  rm -f "$tls/ca.key" "$tls/other-ca.key"
+  chmod 644 "$tls"/*.pem
+  chmod 600 "$tls"/*.key
+}
+rabbit_tls_make() {
+  local tls=$1
   rm -rf "$tls" && mkdir -p "$tls"
   (
     cd "$tls"
@@ -139,7 +147,6 @@ rabbit_tls_files() {
     openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
       -extfile client.ext -out client.pem
   ) >"$tls.log" 2>&1 || die "making the RabbitMQ TLS files failed: see $tls.log"
-  chmod 644 "$tls"/*.pem "$tls"/*.key
   touch "$tls/done"
 }
 rabbit_start() {
@@ -169,6 +176,8 @@ auth_mechanisms.3 = EXTERNAL
 ssl_cert_login_from = common_name
 CONF
   chown -R rabbitmq: "$dir"
+  # The client's key is the tests' (this script's user), not the broker's.
+  chown "$(id -u):$(id -g)" "$dir/tls/client.key"
   # shellcheck disable=SC2046
   setsid nohup runuser -u rabbitmq -- env $(rabbit_env) /usr/lib/rabbitmq/bin/rabbitmq-server \
     >"$dir/server.out" 2>&1 </dev/null &
