@@ -173,6 +173,15 @@ impl Chan {
     }
 }
 
+/// `host:port` as messages show it, an IPv6 address in brackets.
+pub(crate) fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// What the driver shares with its tasks.
 struct Inner {
     opts: RabbitOptions,
@@ -191,7 +200,7 @@ impl std::fmt::Debug for Inner {
         let hosts: Vec<String> = self
             .uris
             .iter()
-            .map(|u| format!("{}:{}", u.authority.host, u.authority.port))
+            .map(|u| host_port(&u.authority.host, u.authority.port))
             .collect();
         let mut d = f.debug_struct("Inner");
         d.field("opts", &self.opts)
@@ -341,7 +350,7 @@ impl Inner {
             self.next_host.fetch_add(1, Ordering::Relaxed) % self.uris.len().max(1)
         };
         let uri = self.uris.get(i).cloned().unwrap_or_default();
-        let host = format!("{}:{}", uri.authority.host, uri.authority.port);
+        let host = host_port(&uri.authority.host, uri.authority.port);
         let props = ConnectionProperties::default().with_connection_name(connection_name().into());
         let connect = async {
             #[cfg(feature = "rabbit-tls")]
@@ -853,6 +862,12 @@ impl RabbitDriver {
             ));
         }
         let mut uris = uris(url, &opts);
+        #[cfg(feature = "rabbit-tls")]
+        if tls.is_some() {
+            for uri in &uris {
+                tls::server_name(&uri.authority.host)?;
+            }
+        }
         if uris.len() > 1 {
             use rand::seq::SliceRandom;
             uris.shuffle(&mut rand::rng());

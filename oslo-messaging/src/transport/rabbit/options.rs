@@ -188,6 +188,13 @@ impl RabbitOptions {
                     .into(),
             ));
         }
+        // A `kombu+amqps` URL without `ssl` takes no `ssl_*` option, so no client certificate either.
+        if o.login == LoginMethod::External && (!o.ssl || o.ssl_cert_file.is_empty()) {
+            return Err(Error::Configuration(
+                "`rabbit_login_method` `EXTERNAL` logs in with the TLS client certificate: it needs `ssl` and `ssl_cert_file`"
+                    .into(),
+            ));
+        }
         if o.rabbit_quorum_queue && o.rabbit_ha_queues {
             return Err(Error::Configuration(
                 "`rabbit_quorum_queue` and `rabbit_ha_queues` cannot be used together".into(),

@@ -70,15 +70,20 @@ const MAX_PEM_FILE: u64 = 1 << 20;
 /// The bytes of a PEM file: a regular file of bounded size. The PEM parser's own errors are never shown
 /// for these files: they quote the offending line, which in a key file is the key.
 fn pem_file(what: &str, path: &str) -> Result<Vec<u8>> {
+    bounded_file(what, path, MAX_PEM_FILE)
+}
+
+/// The bytes of a regular file of at most `max` bytes.
+fn bounded_file(what: &str, path: &str, max: u64) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path).map_err(|e| read_error(what, path, e))?;
     if !meta.is_file() {
         return Err(read_error(what, path, "not a regular file"));
     }
-    if meta.len() > MAX_PEM_FILE {
+    if meta.len() > max {
         return Err(read_error(
             what,
             path,
-            format_args!("larger than {MAX_PEM_FILE} bytes"),
+            format_args!("larger than {max} bytes"),
         ));
     }
     std::fs::read(path).map_err(|e| read_error(what, path, e))
@@ -132,7 +137,7 @@ fn roots(ca_file: &str) -> Result<RootCertStore> {
         }
         return Ok(roots);
     }
-    let (added, _ignored) = roots.add_parsable_certificates(system_certificates());
+    let (added, _ignored) = roots.add_parsable_certificates(system_certificates()?);
     if added == 0 {
         return Err(Error::Configuration(
             "`ssl` is on without `ssl_ca_file` and the system's certificate store is empty".into(),
@@ -150,25 +155,40 @@ const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
+/// The largest file of a system store read (distribution bundles are a few hundred kB).
+const MAX_STORE_FILE: u64 = 16 << 20;
+
 /// OpenSSL's default trust store, which Python's `load_default_certs` loads: the file `SSL_CERT_FILE`
-/// (else the distribution's bundle) and the files of the directories in `SSL_CERT_DIR`.
-fn system_certificates() -> Vec<CertificateDer<'static>> {
-    let pem_file = |path: &Path| -> Vec<CertificateDer<'static>> {
-        match CertificateDer::pem_file_iter(path) {
-            Ok(certs) => certs.filter_map(std::result::Result::ok).collect(),
+/// (else the distribution's bundle) and the files of the directories in `SSL_CERT_DIR`. Every file is
+/// read as a bounded regular file; a `SSL_CERT_FILE` that cannot be read is an error naming it (OpenSSL
+/// would quietly trust nothing), the other files are skipped.
+fn system_certificates() -> Result<Vec<CertificateDer<'static>>> {
+    let parse = |pem: &[u8]| -> Vec<CertificateDer<'static>> {
+        CertificateDer::pem_slice_iter(pem)
+            .filter_map(std::result::Result::ok)
+            .collect()
+    };
+    let store_file = |path: &Path| -> Vec<CertificateDer<'static>> {
+        let shown = path.to_string_lossy();
+        match bounded_file("certificate store file", &shown, MAX_STORE_FILE) {
+            Ok(pem) => parse(&pem),
             Err(e) => {
-                tracing::debug!(target: "rabbit", path = %path.display(), error = %e, "no certificates read");
+                tracing::debug!(target: "rabbit", error = %e, "no certificates read");
                 Vec::new()
             }
         }
     };
-    let mut certs = match std::env::var_os("SSL_CERT_FILE") {
-        Some(file) => pem_file(Path::new(&file)),
+    let mut certs = match std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
+        Some(file) => parse(&bounded_file(
+            "`SSL_CERT_FILE`",
+            &file.to_string_lossy(),
+            MAX_STORE_FILE,
+        )?),
         None => SYSTEM_BUNDLES
             .iter()
             .map(Path::new)
             .find(|p| p.is_file())
-            .map(pem_file)
+            .map(store_file)
             .unwrap_or_default(),
     };
     if let Some(dirs) = std::env::var_os("SSL_CERT_DIR") {
@@ -178,12 +198,12 @@ fn system_certificates() -> Vec<CertificateDer<'static>> {
             };
             for entry in entries.flatten() {
                 if entry.path().is_file() {
-                    certs.extend(pem_file(&entry.path()));
+                    certs.extend(store_file(&entry.path()));
                 }
             }
         }
     }
-    certs
+    Ok(certs)
 }
 
 /// Checks the chain with webpki and, unless told to check the host name, accepts a certificate whose
@@ -263,6 +283,12 @@ impl TlsSetup {
         let o = if o.ssl { o } else { &empty };
         let versions = protocol_versions(&o.ssl_version)?;
         let check_hostname = !o.ssl_ca_file.is_empty();
+        if !check_hostname {
+            tracing::warn!(
+                target: "rabbit",
+                "TLS without `ssl_ca_file`: the broker's certificate chain is checked against the system's store, but not its host name (as in Python); set `ssl_ca_file` to check it"
+            );
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let webpki = WebPkiServerVerifier::builder_with_provider(
             Arc::new(roots(&o.ssl_ca_file)?),
@@ -304,7 +330,7 @@ impl TlsSetup {
         props: ConnectionProperties,
     ) -> Result<Connection> {
         let (host, port) = (uri.authority.host.clone(), uri.authority.port);
-        let shown = format!("{host}:{port}");
+        let shown = super::host_port(&host, port);
         let kit = Kit(Tokio::current());
         let unreachable = |e: io::Error| Error::Connection {
             reason: format!("cannot connect to `{shown}`: {e}"),
@@ -314,9 +340,7 @@ impl TlsSetup {
             .map_err(unreachable)?
             .collect();
         let tcp = kit.0.tcp_connect(addrs).await.map_err(unreachable)?;
-        let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))
-            .map_err(|e| Error::Configuration(format!("bad TLS server name `{host}`: {e}")))?
-            .to_owned();
+        let name = server_name(&host)?;
         let tls = self
             .connector
             .connect(name, tcp)
@@ -349,6 +373,14 @@ impl TlsSetup {
             },
         })
     }
+}
+
+/// The name a host is checked against (and sent as SNI): a DNS name or an IP address. The driver checks
+/// every host's when the transport is built.
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>> {
+    ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))
+        .map(|n| n.to_owned())
+        .map_err(|e| Error::Configuration(format!("bad TLS server name `{host}`: {e}")))
 }
 
 /// Whether a TLS failure is a verdict that no retry cures: a certificate we or the broker reject, or no
