@@ -182,10 +182,14 @@ CONF
   setsid nohup runuser -u rabbitmq -- env $(rabbit_env) /usr/lib/rabbitmq/bin/rabbitmq-server \
     >"$dir/server.out" 2>&1 </dev/null &
   wait_for 120 "RabbitMQ" rabbitmqctl_ -q await_startup
-  rabbitmqctl_ -q list_users | grep -q "^$USER_NAME\b" || rabbitmqctl_ -q add_user "$USER_NAME" "$USER_PASS" >/dev/null
+  # The user list is read whole first: `grep -q` stops reading at the first match, and under pipefail the
+  # writer's broken pipe would make a present user look absent.
+  local users
+  users=$(rabbitmqctl_ -q list_users)
+  grep -q "^$USER_NAME\b" <<<"$users" || rabbitmqctl_ -q add_user "$USER_NAME" "$USER_PASS" >/dev/null
   rabbitmqctl_ -q set_permissions -p / "$USER_NAME" '.*' '.*' '.*' >/dev/null
   # The client certificate's user, for EXTERNAL logins: no password.
-  if ! rabbitmqctl_ -q list_users | grep -q '^oslo-client\b'; then
+  if ! grep -q '^oslo-client\b' <<<"$users"; then
     rabbitmqctl_ -q add_user oslo-client "$(head -c 24 /dev/urandom | base64)" >/dev/null
     rabbitmqctl_ -q clear_password oslo-client >/dev/null
   fi
