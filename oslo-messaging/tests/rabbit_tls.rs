@@ -80,6 +80,22 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Awaits `attempt`, which must fail within 15 s (an answer, not retries until a timeout), and returns its
+/// error.
+async fn fails_quickly<T: std::fmt::Debug>(
+    attempt: impl std::future::Future<Output = oslo_messaging::Result<T>>,
+    what: &str,
+) -> Error {
+    let start = Instant::now();
+    let err = attempt.await.expect_err(what);
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{what}: took {:?}",
+        start.elapsed()
+    );
+    err
+}
+
 async fn echo_server(transport: &Transport, topic: &str) -> RpcServer {
     let endpoint = Endpoint::new()
         .json_method("echo", |_ctxt, args| async move {
@@ -206,16 +222,11 @@ async fn wrong_ca_is_a_clear_error() {
         .build()
         .expect("client");
 
-    let start = Instant::now();
-    let err = client
-        .call_json(&Context::new(), "echo", json!({}))
-        .await
-        .expect_err("no trust in the broker");
-    assert!(
-        start.elapsed() < Duration::from_secs(15),
-        "took {:?}",
-        start.elapsed()
-    );
+    let err = fails_quickly(
+        client.call_json(&Context::new(), "echo", json!({})),
+        "no trust in the broker",
+    )
+    .await;
     let text = err.to_string();
     assert!(!err.is_retryable(), "{text}");
     assert!(
@@ -224,16 +235,11 @@ async fn wrong_ca_is_a_clear_error() {
     );
 
     // A cast with unlimited retries does not retry this either.
-    let start = Instant::now();
-    let err = client
-        .cast(&Context::new(), "echo", json!({}))
-        .await
-        .expect_err("cast refused");
-    assert!(
-        start.elapsed() < Duration::from_secs(15),
-        "took {:?}",
-        start.elapsed()
-    );
+    let err = fails_quickly(
+        client.cast(&Context::new(), "echo", json!({})),
+        "cast refused",
+    )
+    .await;
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
 
     let server = RpcServer::builder(
@@ -337,16 +343,11 @@ async fn tls_to_a_plain_listener_is_retried_then_reported() {
         .retry(Some(2))
         .build()
         .expect("client");
-    let start = Instant::now();
-    let err = client
-        .cast(&Context::new(), "echo", json!({}))
-        .await
-        .expect_err("not a TLS listener");
-    assert!(
-        start.elapsed() < Duration::from_secs(15),
-        "took {:?}",
-        start.elapsed()
-    );
+    let err = fails_quickly(
+        client.cast(&Context::new(), "echo", json!({})),
+        "not a TLS listener",
+    )
+    .await;
     let text = err.to_string();
     assert!(matches!(err, Error::DeliveryFailure { .. }), "{text}");
     assert!(
