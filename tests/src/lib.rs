@@ -6,9 +6,11 @@
 
 pub mod demo;
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The root of the workspace checkout.
 pub fn workspace_root() -> PathBuf {
@@ -31,6 +33,75 @@ pub fn python() -> PathBuf {
         "the Python reference libraries are missing: run `scripts/test.sh --setup` (or set OSLO_PYTHON)"
     );
     venv
+}
+
+/// A long-running reference-Python helper that prints one JSON document a line: the lines arrive on a
+/// channel as it prints them; [`PythonProcess::finish`] closes its standard input (the helpers end on
+/// that), and dropping it kills a helper still running.
+#[derive(Debug)]
+pub struct PythonProcess {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl PythonProcess {
+    /// Starts `cmd` (a reference-Python command line) with piped standard input and output.
+    pub fn spawn(mut cmd: Command) -> PythonProcess {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the reference Python");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        PythonProcess { child, lines }
+    }
+
+    /// The next JSON line printed, within `secs`.
+    pub fn next(&self, secs: u64) -> serde_json::Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(secs))
+            .unwrap_or_else(|e| panic!("no line from the Python helper: {e}"));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line `{line}`: {e}"))
+    }
+
+    /// Asserts that the helper prints nothing for half a second.
+    pub fn quiet(&self) {
+        if let Ok(l) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            panic!("unexpected line from the Python helper: {l}");
+        }
+    }
+
+    /// Writes `line` and a newline to the helper's standard input.
+    pub fn send_line(&self, line: &str) {
+        let mut stdin = self.child.stdin.as_ref().expect("piped stdin");
+        writeln!(stdin, "{line}").expect("write to the Python helper");
+        stdin.flush().expect("flush");
+    }
+
+    /// Closes the helper's standard input and waits for it to end.
+    pub fn finish(mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PythonProcess {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// Runs `script` with the reference Python, feeding `stdin`, and returns its standard output.

@@ -3,8 +3,8 @@
 //! same operations through Python and through us must give the same results and errors.
 #![cfg(feature = "messaging")]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use oslo_messaging::{
     Context, Endpoint, Error, NotificationEndpoint, NotificationListener, NotificationResult,
     Notifier, Priority, RemoteError, RpcClient, RpcServer, Target, Transport,
 };
-use oslo_tests::{Server, python, server_url};
+use oslo_tests::{PythonProcess as Py, Server, python, server_url};
 use serde_json::{Map, Value, json};
 
 fn unique(prefix: &str) -> String {
@@ -120,68 +120,16 @@ t.cleanup()
 out('sent')
 "#;
 
-/// A Python helper process: its stdout lines arrive on a channel; closing its stdin ends it.
-struct Py {
-    child: Child,
-    lines: std_mpsc::Receiver<String>,
+/// A Python helper running `body` with `args`.
+fn spawn_py(body: &str, args: &[&str]) -> Py {
+    let mut cmd = Command::new(python());
+    cmd.arg("-c").arg(format!("{PY_PRELUDE}{body}")).args(args);
+    Py::spawn(cmd)
 }
 
-impl Py {
-    fn spawn(body: &str, args: &[&str]) -> Py {
-        let mut child = Command::new(python())
-            .arg("-c")
-            .arg(format!("{PY_PRELUDE}{body}"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the reference Python");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Py { child, lines }
-    }
-
-    /// The next JSON line printed, within `secs`.
-    fn next(&self, secs: u64) -> Value {
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(secs))
-            .unwrap_or_else(|e| panic!("no line from the Python helper: {e}"));
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line `{line}`: {e}"))
-    }
-
-    fn expect_ready(&self) {
-        assert_eq!(self.next(60), json!(["ready"]));
-    }
-
-    /// Asserts nothing more is printed within a short while.
-    fn quiet(&self) {
-        if let Ok(l) = self.lines.recv_timeout(Duration::from_millis(500)) {
-            panic!("unexpected line from the Python helper: {l}");
-        }
-    }
-
-    fn finish(mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Py {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Waits for a helper's `["ready"]` line.
+fn expect_ready(py: &Py) {
+    assert_eq!(py.next(60), json!(["ready"]));
 }
 
 /// Runs the Python RPC client on `ops` against `topic`.
@@ -370,8 +318,8 @@ fn rust_and_python_clients_get_the_same_from_a_python_server() {
         return;
     };
     let topic = unique("interop_pysrv");
-    let py = Py::spawn(PY_SERVER, &[&url, &topic, "py1"]);
-    py.expect_ready();
+    let py = spawn_py(PY_SERVER, &[&url, &topic, "py1"]);
+    expect_ready(&py);
     let ops = operations("py1");
     let reference = python_client(&url, &topic, &ops);
     let rt = Runtime::new(2).unwrap();
@@ -414,8 +362,8 @@ fn a_python_client_gets_the_same_from_rust_and_python_servers() {
     };
     let py_topic = unique("interop_ref");
     let rs_topic = unique("interop_rssrv");
-    let py = Py::spawn(PY_SERVER, &[&url, &py_topic, "srv"]);
-    py.expect_ready();
+    let py = spawn_py(PY_SERVER, &[&url, &py_topic, "srv"]);
+    expect_ready(&py);
     let rt = Runtime::new(2).unwrap();
     let (casts_tx, casts) = std_mpsc::channel();
     let t = rt.block_on(async { Transport::new(&url) }).unwrap();
@@ -481,7 +429,7 @@ fn notifications_from_python_reach_our_listener() {
         let rt = Runtime::new(2).unwrap();
         let t = rt.block_on(async { Transport::new(&url) }).unwrap();
         let (l, rx) = rust_notification_listener(&rt, &t, &topic);
-        let py = Py::spawn(PY_NOTIFIER, &[&url, &topic, driver]);
+        let py = spawn_py(PY_NOTIFIER, &[&url, &topic, driver]);
         assert_eq!(py.next(60), json!(["sent"]));
         let mut got: Vec<_> = (0..2)
             .map(|_| rx.recv_timeout(Duration::from_secs(20)).unwrap())
@@ -524,10 +472,10 @@ fn notifications_from_us_reach_a_python_listener() {
     for driver in ["messagingv2", "messaging"] {
         let topic = unique("interop_rs_notif");
         let pool = unique("pool");
-        let plain = Py::spawn(PY_LISTENER, &[&url, &topic]);
-        let pooled = Py::spawn(PY_LISTENER, &[&url, &topic, &pool]);
-        plain.expect_ready();
-        pooled.expect_ready();
+        let plain = spawn_py(PY_LISTENER, &[&url, &topic]);
+        let pooled = spawn_py(PY_LISTENER, &[&url, &topic, &pool]);
+        expect_ready(&plain);
+        expect_ready(&pooled);
         let rt = Runtime::new(2).unwrap();
         rt.block_on(async {
             let t = Transport::new(&url).unwrap();
@@ -630,8 +578,8 @@ fn our_requests_are_laid_out_as_pythons() {
     let mut captured = Vec::new();
     for mode in ["python", "rust"] {
         let topic = unique("interop_wire");
-        let py = Py::spawn(PY_CAPTURE, &[&url, &topic, mode]);
-        py.expect_ready();
+        let py = spawn_py(PY_CAPTURE, &[&url, &topic, mode]);
+        expect_ready(&py);
         if mode == "rust" {
             let rt = Runtime::new(1).unwrap();
             rt.block_on(async {
@@ -655,7 +603,7 @@ fn our_requests_are_laid_out_as_pythons() {
                 .unwrap();
             });
         }
-        py.child_stdin_line();
+        py.send_line("go");
         let got = py.next(30);
         captured.push((got[0].clone(), normalise(got[1].as_str().unwrap())));
         py.finish();
@@ -744,16 +692,6 @@ fn top_level_keys(json_text: &str) -> Vec<String> {
     keys
 }
 
-impl Py {
-    fn child_stdin_line(&self) {
-        // Capture mode reads one line before fetching.
-        let stdin = self.child.stdin.as_ref().expect("stdin");
-        let mut s = stdin;
-        s.write_all(b"go\n").expect("write to the Python helper");
-        s.flush().expect("flush");
-    }
-}
-
 /// Python and Rust servers on the same topic, with the default options and with quorum queues: each side
 /// declares the same queues and exchanges (a difference would fail the declaration), calls reach either,
 /// server-directed calls reach the one named, and a fanout reaches both.
@@ -771,8 +709,8 @@ fn python_and_rust_servers_share_a_topic() {
         } else {
             unique("interop_quorum")
         };
-        let py = Py::spawn_with_exchange(url, &topic, "py1", &exchange);
-        py.expect_ready();
+        let py = spawn_py_with_exchange(url, &topic, "py1", &exchange);
+        expect_ready(&py);
         let rt = Runtime::new(2).unwrap();
         let (casts_tx, casts) = std_mpsc::channel();
         let t = rt
@@ -832,14 +770,14 @@ fn python_and_rust_servers_share_a_topic() {
     }
 }
 
-impl Py {
-    /// The Python RPC server of [`PY_SERVER`], with `control_exchange` set.
-    fn spawn_with_exchange(url: &str, topic: &str, name: &str, exchange: &str) -> Py {
-        let body = PY_SERVER.replacen(
-            "t = om.get_rpc_transport(cfg.CONF, url=url)",
-            &format!("om.set_transport_defaults('{exchange}')\nt = om.get_rpc_transport(cfg.CONF, url=url)"),
-            1,
-        );
-        Py::spawn(&body, &[url, topic, name])
-    }
+/// The Python RPC server of [`PY_SERVER`], with `control_exchange` set.
+fn spawn_py_with_exchange(url: &str, topic: &str, name: &str, exchange: &str) -> Py {
+    let body = PY_SERVER.replacen(
+        "t = om.get_rpc_transport(cfg.CONF, url=url)",
+        &format!(
+            "om.set_transport_defaults('{exchange}')\nt = om.get_rpc_transport(cfg.CONF, url=url)"
+        ),
+        1,
+    );
+    spawn_py(&body, &[url, topic, name])
 }

@@ -5,10 +5,8 @@
 //! protocol versions) accepted or refused by both.
 #![cfg(feature = "messaging")]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use oslo_config::{ConfigOpts, ParseArgs};
@@ -16,7 +14,7 @@ use oslo_messaging::blocking::Runtime;
 use oslo_messaging::{
     Context, Endpoint, Error, RemoteError, RpcClient, RpcServer, Target, Transport, config,
 };
-use oslo_tests::{python, rabbit_lock_file};
+use oslo_tests::{PythonProcess as Py, python, rabbit_lock_file};
 use serde_json::{Map, Value, json};
 
 /// The TLS listener and its files, or `None` (with a note) outside the test script.
@@ -148,53 +146,9 @@ fn py_command(body: &str, file: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// A Python helper whose stdout lines arrive on a channel; closing its stdin ends it.
-struct Py {
-    child: Child,
-    lines: std_mpsc::Receiver<String>,
-}
-
-impl Py {
-    fn spawn(body: &str, file: &str, args: &[&str]) -> Py {
-        let mut child = py_command(body, file, args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the reference Python");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Py { child, lines }
-    }
-
-    fn next(&self, secs: u64) -> Value {
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(secs))
-            .unwrap_or_else(|e| panic!("no line from the Python helper: {e}"));
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line `{line}`: {e}"))
-    }
-
-    fn finish(mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Py {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// A Python helper running `body` on the config file `file`.
+fn spawn_py(body: &str, file: &str, args: &[&str]) -> Py {
+    Py::spawn(py_command(body, file, args))
 }
 
 fn good_options(tls: &Tls) -> Vec<(&'static str, String)> {
@@ -216,7 +170,7 @@ fn python_server_rust_client_over_tls() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = conf_file(dir.path(), &tls.url, &as_refs(&good_options(&tls)));
     let topic = unique("tls_py_server");
-    let py = Py::spawn(PY_SERVER, &file, &[&topic]);
+    let py = spawn_py(PY_SERVER, &file, &[&topic]);
     assert_eq!(py.next(60), json!(["ready"]));
 
     let rt = Runtime::new(2).expect("runtime");
@@ -265,7 +219,7 @@ fn rust_server_python_client_over_tls() {
         .expect("server");
     rt.block_on(server.start()).expect("start over TLS");
 
-    let py = Py::spawn(PY_CLIENT, &file, &[&topic]);
+    let py = spawn_py(PY_CLIENT, &file, &[&topic]);
     assert_eq!(
         py.next(60),
         json!([[1, "two", {"three": [3]}, ["ValueError", "boom over tls"]]])
