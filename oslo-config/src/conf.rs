@@ -439,6 +439,21 @@ impl Default for ConfigOpts {
     }
 }
 
+/// A value of `opt` from `origin` (not its default) that its type refused.
+fn invalid_value(
+    opt: &Opt,
+    group: Option<&str>,
+    origin: &Origin<'_>,
+    reason: crate::types::InvalidValue,
+) -> Error {
+    Error::InvalidValue {
+        name: opt.name.to_string(),
+        group: group_label(group),
+        location: origin.location(),
+        reason,
+    }
+}
+
 fn group_label(group: Option<&str>) -> String {
     group.unwrap_or("DEFAULT").to_owned()
 }
@@ -1636,12 +1651,7 @@ impl ConfigOpts {
                 reason,
             }
         } else {
-            Error::InvalidValue {
-                name: opt.name.to_string(),
-                group: group_label(group),
-                location: origin.location(),
-                reason,
-            }
+            invalid_value(opt, group, origin, reason)
         }
     }
 
@@ -1662,12 +1672,7 @@ impl ConfigOpts {
         opt.core
             .ty
             .parse(text)
-            .map_err(|reason| Error::InvalidValue {
-                name: opt.name.to_string(),
-                group: group_label(group),
-                location: origin.location(),
-                reason,
-            })
+            .map_err(|reason| invalid_value(opt, group, origin, reason))
     }
 
     /// [`Self::convert_at`] of a value the caller owns and gives up (one read from a file, the
@@ -1684,14 +1689,8 @@ impl ConfigOpts {
         if matches!(origin, Origin::OptDefault) || has_dollar(&raw) {
             return self.convert_at(opt, group, &raw, origin, ns, depth);
         }
-        crate::resolve::convert_owned(&opt.core.ty, opt.multi, raw).map_err(|reason| {
-            Error::InvalidValue {
-                name: opt.name.to_string(),
-                group: group_label(group),
-                location: origin.location(),
-                reason,
-            }
-        })
+        crate::resolve::convert_owned(&opt.core.ty, opt.multi, raw)
+            .map_err(|reason| invalid_value(opt, group, origin, reason))
     }
 
     /// Interpolates then converts a raw value for an option.
