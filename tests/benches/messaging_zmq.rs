@@ -4,12 +4,19 @@
 //! REQ/REP round trip over loopback TCP with a message of the same size, the floor for a zmq call (and,
 //! for reference, the same echo over the DEALER/ROUTER pair the transport is built on).
 //!
-//! Every round trip is timed twice, with the same code: from the thread that blocks on the runtime (as a
-//! synchronous program calls), and from a task spawned on the runtime (as an async service calls). The
-//! raw floor is timed the same two ways.
+//! Every round trip is timed twice: from this thread through the blocking client
+//! (`oslo_messaging::blocking::RpcClient`, one `block_on` per call, as a synchronous program calls), and
+//! from a task spawned on the runtime (as an async service calls). The raw floor is timed the same two
+//! ways (one `block_on` per round trip from this thread, or in a task).
 //!
 //! `cargo bench -p oslo-tests --no-default-features --features messaging --bench messaging_zmq`
 //! (`rabbit://` needs the servers: `eval "$(scripts/servers.sh env)"`; it is left out without them).
+//!
+//! For instruction counts (`valgrind --tool=callgrind`), `OSLO_BENCH_ONLY=<loop>` runs one loop once
+//! over `zmq://` (or the raw sockets) and nothing else: `call`, `task-call`, `driver`, `raw`, `raw-task`,
+//! `dealer-router`, `dealer-router-task`; `OSLO_BENCH_CALLS=<n>` sets its number of timed calls (default
+//! 1,000, after 100 untimed). Two runs with different counts give the cost of one call, without the
+//! process's setup.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,7 +30,16 @@ use oslo_messaging::zeromq::{DealerSocket, RepSocket, ReqSocket, RouterSocket, Z
 use oslo_messaging::{Context, Endpoint, RpcClient, RpcServer, Target, Transport};
 use serde_json::{Value, json};
 
-const CALLS: usize = 1000;
+/// How many calls each loop times (`OSLO_BENCH_CALLS`, default 1,000).
+fn call_count() -> usize {
+    static CALLS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CALLS.get_or_init(|| {
+        std::env::var("OSLO_BENCH_CALLS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000)
+    })
+}
 const CASTS: usize = 2000;
 const WARMUP: usize = 100;
 const ROUNDS: usize = 7;
@@ -48,7 +64,7 @@ fn run<T: Send + 'static>(
     }
 }
 
-/// Times `CALLS` sequential calls of `echo` after `WARMUP` untimed ones; microseconds per call.
+/// Times `call_count()` sequential calls of `echo` after `WARMUP` untimed ones; microseconds per call.
 async fn time_calls(client: RpcClient, c: Context) -> f64 {
     for i in 0..WARMUP {
         let _: Value = client
@@ -57,14 +73,59 @@ async fn time_calls(client: RpcClient, c: Context) -> f64 {
             .expect("call");
     }
     let start = Instant::now();
-    for i in 0..CALLS {
+    for i in 0..call_count() {
         let v: Value = client
             .call(&c, "echo", json!({"x": i}))
             .await
             .expect("call");
         assert_eq!(v, json!(i));
     }
-    start.elapsed().as_secs_f64() * 1e6 / CALLS as f64
+    start.elapsed().as_secs_f64() * 1e6 / call_count() as f64
+}
+
+/// The same calls through the blocking client, one `block_on` per call, from this thread: as a
+/// synchronous program calls.
+fn time_blocking_calls(rt: &Runtime, client: RpcClient, c: &Context) -> f64 {
+    let client = oslo_messaging::blocking::RpcClient::new(rt.clone(), client);
+    for i in 0..WARMUP {
+        let _: Value = client.call(c, "echo", json!({"x": i})).expect("call");
+    }
+    let start = Instant::now();
+    for i in 0..call_count() {
+        let v: Value = client.call(c, "echo", json!({"x": i})).expect("call");
+        assert_eq!(v, json!(i));
+    }
+    start.elapsed().as_secs_f64() * 1e6 / call_count() as f64
+}
+
+/// Times `call_count()` raw round trips after `WARMUP` untimed ones: in a task, or (`in_task` false)
+/// from this thread with one `block_on` per round trip, as [`time_blocking_calls`] does.
+fn time_rounds<S: Send + 'static>(
+    rt: &Runtime,
+    in_task: bool,
+    mut socket: S,
+    round: for<'a> fn(&'a mut S) -> oslo_messaging::transport::BoxFuture<'a, ()>,
+) -> f64 {
+    if in_task {
+        return run(rt, true, async move {
+            for _ in 0..WARMUP {
+                round(&mut socket).await;
+            }
+            let start = Instant::now();
+            for _ in 0..call_count() {
+                round(&mut socket).await;
+            }
+            start.elapsed().as_secs_f64() * 1e6 / call_count() as f64
+        });
+    }
+    for _ in 0..WARMUP {
+        rt.block_on(round(&mut socket));
+    }
+    let start = Instant::now();
+    for _ in 0..call_count() {
+        rt.block_on(round(&mut socket));
+    }
+    start.elapsed().as_secs_f64() * 1e6 / call_count() as f64
 }
 
 fn topic(prefix: &str) -> String {
@@ -81,7 +142,15 @@ fn ctxt() -> Context {
     c
 }
 
-fn run_transport(rt: &Runtime, url: &str) -> Figures {
+/// Which of the call loops [`run_transport`] runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loops {
+    All,
+    Call,
+    TaskCall,
+}
+
+fn run_transport(rt: &Runtime, url: &str, loops: Loops) -> Figures {
     let t = Transport::new(url).expect("transport");
     let topic = topic("bench_zmq");
     let count = Arc::new(AtomicUsize::new(0));
@@ -109,20 +178,27 @@ fn run_transport(rt: &Runtime, url: &str) -> Figures {
         .expect("client");
     let c = ctxt();
     rt.block_on(server.start()).expect("start");
-    let call_us = run(rt, false, time_calls(client.clone(), c.clone()));
-    let task_call_us = run(rt, true, time_calls(client.clone(), c.clone()));
+    let mut call_us = f64::NAN;
+    if loops != Loops::TaskCall {
+        call_us = time_blocking_calls(rt, client.clone(), &c);
+    }
+    let mut task_call_us = f64::NAN;
+    if loops != Loops::Call {
+        task_call_us = run(rt, true, time_calls(client.clone(), c.clone()));
+    }
+    let casts = if loops == Loops::All { CASTS } else { 0 };
     let figures = rt.block_on(async {
         let start = Instant::now();
-        for i in 0..CASTS {
+        for i in 0..casts {
             client
                 .cast(&c, "count", json!({"i": i}))
                 .await
                 .expect("cast");
         }
-        while count.load(Ordering::Relaxed) < CASTS {
+        while count.load(Ordering::Relaxed) < casts {
             std::thread::sleep(Duration::from_micros(200));
         }
-        let casts_per_s = CASTS as f64 / start.elapsed().as_secs_f64();
+        let casts_per_s = casts as f64 / start.elapsed().as_secs_f64();
         server.stop().await;
         server.wait().await;
         t.cleanup().await;
@@ -172,12 +248,12 @@ fn run_driver(rt: &Runtime, url: &str) -> f64 {
                 .expect("call");
         }
         let start = Instant::now();
-        for _ in 0..CALLS {
+        for _ in 0..call_count() {
             d.call(&target, msg.clone(), call, SendOptions::default())
                 .await
                 .expect("call");
         }
-        let us = start.elapsed().as_secs_f64() * 1e6 / CALLS as f64;
+        let us = start.elapsed().as_secs_f64() * 1e6 / call_count() as f64;
         server.abort();
         t.cleanup().await;
         us
@@ -209,23 +285,18 @@ fn raw_zeromq(rt: &Runtime, in_task: bool) -> f64 {
         });
         (endpoint.to_string(), server)
     });
-    let us = run(rt, in_task, async move {
+    let req = rt.block_on(async {
         let mut req = ReqSocket::new();
         req.connect(&endpoint).await.expect("connect");
-        async fn round(req: &mut ReqSocket, payload: &[u8]) {
-            req.send(ZmqMessage::from(payload.to_vec()))
+        req
+    });
+    let us = time_rounds(rt, in_task, (req, payload), |(req, payload)| {
+        Box::pin(async move {
+            req.send(ZmqMessage::from(payload.clone()))
                 .await
                 .expect("send");
             req.recv().await.expect("recv");
-        }
-        for _ in 0..WARMUP {
-            round(&mut req, &payload).await;
-        }
-        let start = Instant::now();
-        for _ in 0..CALLS {
-            round(&mut req, &payload).await;
-        }
-        start.elapsed().as_secs_f64() * 1e6 / CALLS as f64
+        })
     });
     server.abort();
     us
@@ -247,24 +318,19 @@ fn raw_dealer_router(rt: &Runtime, in_task: bool) -> f64 {
         });
         (endpoint.to_string(), server)
     });
-    let us = run(rt, in_task, async move {
+    let dealer = rt.block_on(async {
         let mut dealer = DealerSocket::new();
         dealer.connect(&endpoint).await.expect("connect");
-        async fn round(dealer: &mut DealerSocket, payload: &[u8]) {
+        dealer
+    });
+    let us = time_rounds(rt, in_task, (dealer, payload), |(dealer, payload)| {
+        Box::pin(async move {
             dealer
-                .send(ZmqMessage::from(payload.to_vec()))
+                .send(ZmqMessage::from(payload.clone()))
                 .await
                 .expect("send");
             dealer.recv().await.expect("recv");
-        }
-        for _ in 0..WARMUP {
-            round(&mut dealer, &payload).await;
-        }
-        let start = Instant::now();
-        for _ in 0..CALLS {
-            round(&mut dealer, &payload).await;
-        }
-        start.elapsed().as_secs_f64() * 1e6 / CALLS as f64
+        })
     });
     server.abort();
     us
@@ -278,8 +344,32 @@ fn stats(mut v: Vec<f64>, lower_is_better: bool) -> (f64, f64) {
     (median, best.copied().unwrap_or(f64::NAN))
 }
 
+/// Runs one loop once (`OSLO_BENCH_ONLY`), for instruction counts; false for an unknown name.
+fn run_only(rt: &Runtime, only: &str) -> bool {
+    let zmq = "zmq://?bind_address=127.0.0.1";
+    let us = match only {
+        "call" => run_transport(rt, zmq, Loops::Call).call_us,
+        "task-call" => run_transport(rt, zmq, Loops::TaskCall).task_call_us,
+        "driver" => run_driver(rt, zmq),
+        "raw" => raw_zeromq(rt, false),
+        "raw-task" => raw_zeromq(rt, true),
+        "dealer-router" => raw_dealer_router(rt, false),
+        "dealer-router-task" => raw_dealer_router(rt, true),
+        _ => return false,
+    };
+    println!("{only}: {} calls, {us:.1} us per call", call_count());
+    true
+}
+
 fn main() {
     let rt = Runtime::new(2).expect("runtime");
+    if let Ok(only) = std::env::var("OSLO_BENCH_ONLY") {
+        if !run_only(&rt, &only) {
+            eprintln!("unknown OSLO_BENCH_ONLY `{only}`");
+            std::process::exit(2);
+        }
+        return;
+    }
     let mut transports = vec![("zmq://", "zmq://?bind_address=127.0.0.1".to_owned())];
     match std::env::var("OSLO_TEST_RABBIT_URL") {
         Ok(url) if !url.is_empty() => transports.push(("rabbit://", url)),
@@ -299,7 +389,7 @@ fn main() {
         dr.push(raw_dealer_router(&rt, false));
         dr_task.push(raw_dealer_router(&rt, true));
         for (i, (_, url)) in transports.iter().enumerate() {
-            let f = run_transport(&rt, url);
+            let f = run_transport(&rt, url, Loops::All);
             calls[i].push(f.call_us);
             task_calls[i].push(f.task_call_us);
             casts[i].push(f.casts_per_s);
@@ -307,8 +397,9 @@ fn main() {
         }
     }
     println!(
-        "{ROUNDS} rounds of {CALLS} sequential calls and {CASTS} sequential casts per transport, \
-         2 tokio worker threads; median (best)"
+        "{ROUNDS} rounds of {} sequential calls and {CASTS} sequential casts per transport, \
+         2 tokio worker threads; median (best)",
+        call_count()
     );
     println!(
         "{:<18} {:>16} {:>18} {:>18} {:>18}",
