@@ -217,7 +217,7 @@ impl RpcClient {
                 cap: self.version_cap.clone().unwrap_or_default(),
             });
         }
-        let args = match args {
+        let mut args = match args {
             Value::Object(m) => m,
             Value::Null => Map::new(),
             other => {
@@ -226,13 +226,13 @@ impl RpcClient {
                 )));
             }
         };
-        let mut ser = Map::new();
-        for (k, v) in args {
-            ser.insert(k, self.serializer.serialize_entity(ctxt, v)?);
+        // In place: the map is ours, rebuilding it would allocate it again.
+        for v in args.values_mut() {
+            *v = self.serializer.serialize_entity(ctxt, std::mem::take(v))?;
         }
         let mut message = Map::new();
         message.insert("method".into(), Value::String(method.to_owned()));
-        message.insert("args".into(), Value::Object(ser));
+        message.insert("args".into(), Value::Object(args));
         if let Some(ns) = &self.target.namespace {
             message.insert("namespace".into(), Value::String(ns.clone()));
         }

@@ -158,7 +158,7 @@ impl Dispatcher {
             .unwrap_or_default()
             .to_owned();
         // Taken out of the message (which is ours), not copied.
-        let args = match message.remove("args") {
+        let mut args = match message.remove("args") {
             None => Map::new(),
             Some(Value::Object(a)) => a,
             Some(other) => {
@@ -193,15 +193,14 @@ impl Dispatcher {
                 .serializer
                 .deserialize_context(ctxt)
                 .map_err(RemoteError::from)?;
-            let mut des = Map::new();
-            for (k, v) in args {
-                let v = self
+            // In place: the map is ours, rebuilding it would allocate it again.
+            for v in args.values_mut() {
+                *v = self
                     .serializer
-                    .deserialize_entity(&ctxt, v)
+                    .deserialize_entity(&ctxt, std::mem::take(v))
                     .map_err(RemoteError::from)?;
-                des.insert(k, v);
             }
-            let result = handler(ctxt.clone(), des).await?;
+            let result = handler(ctxt.clone(), args).await?;
             return self
                 .serializer
                 .serialize_entity(&ctxt, result)

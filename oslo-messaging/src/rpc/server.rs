@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use super::dispatcher::{AccessPolicy, Dispatcher, Endpoint};
 use crate::remote::RemoteError;
@@ -146,20 +146,23 @@ impl RpcServer {
         let mut incoming = sub.incoming;
         let dispatcher = self.dispatcher.clone();
         let pool = Arc::new(Semaphore::new(self.pool_size));
+        let pool_size = self.pool_size;
         let task = tokio::spawn(async move {
-            let mut running = JoinSet::new();
+            // Each request runs as a task of its own holding one of the pool's permits; the server is
+            // done when it has them all back (a task that panics gives its permit back too). No join
+            // set: its bookkeeping cost more per request than the rest of the hand-over.
             while let Some(req) = incoming.recv().await {
                 let Ok(permit) = pool.clone().acquire_owned().await else {
                     break;
                 };
                 let dispatcher = dispatcher.clone();
-                running.spawn(async move {
+                drop(tokio::spawn(async move {
                     handle(&dispatcher, req).await;
                     drop(permit);
-                });
-                while running.try_join_next().is_some() {}
+                }));
             }
-            while running.join_next().await.is_some() {}
+            let all = u32::try_from(pool_size).unwrap_or(u32::MAX);
+            let _ = pool.acquire_many(all).await;
         });
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         st.control = Some(control);

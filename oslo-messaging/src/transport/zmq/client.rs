@@ -1,23 +1,28 @@
 //! The sending side: one DEALER connection per remote server address, kept while it lives.
 //!
-//! Senders write the socket directly; each connection has one task that reads the answers: ACK or NACK
-//! for each request, then the replies of calls, handed to the waiter registered under the message id (a
-//! call's first reply, when it comes before the ACK, stands for it). When the peer goes away every
-//! waiter is released at once (a waiting call fails instead of hanging) and the connection is dropped;
-//! the next send opens a new one.
+//! The connection speaks ZMTP 3.0 (the NULL mechanism, as a DEALER) to the server's `zeromq` ROUTER
+//! itself, on a tokio TCP stream: a sender writes its request's frames straight into the socket, as a
+//! REQ socket does, where the `zeromq` crate's DEALER would hand each message to a writer task (a task
+//! hop, and from a thread outside the runtime a wake-up of a worker thread, per message). One task per
+//! connection reads the answers: ACK or NACK for each request, then the replies of calls, handed to the
+//! waiter registered under the message id (a call's first reply, when it comes before the ACK, stands
+//! for it). When the peer goes away every waiter is released at once (a waiting call fails instead of
+//! hanging) and the connection is dropped; the next send opens a new one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures::StreamExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use zeromq::prelude::*;
-use zeromq::{DealerSendHalf, DealerSocket, SocketEvent, SocketOptions, ZmqMessage};
 
-use super::protocol::{self, Kind};
+use super::FastHasher;
+use super::protocol::{self, FLAG_COMMAND, FLAG_MORE, Kind};
 use crate::wire::ReplyBody;
 use crate::{Error, Result};
 
@@ -32,21 +37,80 @@ pub(crate) enum Answer {
     Nack(String),
 }
 
+/// What the sender of one request waits on: the answer (ACK or NACK) and, for a call, its replies.
+/// One allocation and no channel per request.
 #[derive(Debug, Default)]
-struct Waiter {
-    answer: Option<oneshot::Sender<Answer>>,
-    replies: Option<mpsc::UnboundedSender<ReplyBody>>,
+pub(crate) struct Waiter {
+    state: Mutex<PendingState>,
+    /// Wakes the one task waiting (a permit is kept when it is not waiting yet).
+    wake: Notify,
+    wants_replies: bool,
 }
 
-type Waiters = Arc<Mutex<HashMap<String, Waiter>>>;
+#[derive(Debug, Default)]
+struct PendingState {
+    answer: Option<Answer>,
+    replies: VecDeque<ReplyBody>,
+    /// Nothing more comes: the connection broke.
+    closed: bool,
+}
+
+impl Waiter {
+    fn update(&self, f: impl FnOnce(&mut PendingState)) {
+        f(&mut lock(&self.state));
+        self.wake.notify_one();
+    }
+
+    /// The receiver's answer; `None` when the connection broke first.
+    pub(crate) async fn answer(&self) -> Option<Answer> {
+        loop {
+            {
+                let mut st = lock(&self.state);
+                if let Some(a) = st.answer.take() {
+                    return Some(a);
+                }
+                if st.closed {
+                    return None;
+                }
+            }
+            self.wake.notified().await;
+        }
+    }
+
+    /// The next reply of a call; `None` when the connection broke first.
+    pub(crate) async fn reply(&self) -> Option<ReplyBody> {
+        loop {
+            {
+                let mut st = lock(&self.state);
+                if let Some(r) = st.replies.pop_front() {
+                    return Some(r);
+                }
+                if st.closed {
+                    return None;
+                }
+            }
+            self.wake.notified().await;
+        }
+    }
+}
+
+type Waiters = Arc<Mutex<HashMap<String, Arc<Waiter>, BuildHasherDefault<FastHasher>>>>;
+
+/// Releases every waiter of a broken connection: their waits end at once.
+fn release_all(waiters: &Waiters) {
+    let all: Vec<Arc<Waiter>> = lock(waiters).drain().map(|(_, p)| p).collect();
+    for p in all {
+        p.update(|st| st.closed = true);
+    }
+}
 
 /// A connection to one server address.
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) addr: String,
-    /// Senders write the socket themselves (one task hop less than a writer task); zeromq bounds the
-    /// peer's queue, so a slow peer makes them wait rather than memory grow.
-    send: tokio::sync::Mutex<Sender>,
+    /// Senders write the socket themselves, one whole request at a time; the kernel's socket buffer
+    /// bounds what waits for a slow peer, so a slow peer makes them wait rather than memory grow.
+    send: tokio::sync::Mutex<OwnedWriteHalf>,
     limit: Duration,
     waiters: Waiters,
     dead: Arc<AtomicBool>,
@@ -59,60 +123,142 @@ impl Drop for Conn {
     }
 }
 
+/// Our ZMTP 3.0 greeting: the signature, version 3.0, the NULL mechanism, not a server.
+fn greeting() -> [u8; 64] {
+    let mut g = [0u8; 64];
+    g[0] = 0xff;
+    g[9] = 0x7f;
+    g[10] = 3;
+    g[12..16].copy_from_slice(b"NULL");
+    g
+}
+
+/// The READY command of a DEALER (`Socket-Type` only: the ROUTER gives the connection an identity).
+fn ready() -> Vec<u8> {
+    let mut body = vec![5];
+    body.extend_from_slice(b"READY");
+    body.push(11);
+    body.extend_from_slice(b"Socket-Type");
+    body.extend_from_slice(&6u32.to_be_bytes());
+    body.extend_from_slice(b"DEALER");
+    let mut out = vec![FLAG_COMMAND, body.len() as u8];
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Whether a READY command body comes from a ROUTER (the only socket type a DEALER talks to here).
+fn ready_from_router(body: &[u8]) -> bool {
+    let Some(rest) = body.strip_prefix(b"\x05READY") else {
+        return false;
+    };
+    let mut rest = rest;
+    while let Some((&n, r)) = rest.split_first() {
+        let Some((name, r)) = r.split_at_checked(usize::from(n)) else {
+            return false;
+        };
+        let Some((len, r)) = r.split_at_checked(4) else {
+            return false;
+        };
+        let mut l = [0u8; 4];
+        l.copy_from_slice(len);
+        let Some((value, r)) = r.split_at_checked(u32::from_be_bytes(l) as usize) else {
+            return false;
+        };
+        if name.eq_ignore_ascii_case(b"Socket-Type") {
+            return value == b"ROUTER";
+        }
+        rest = r;
+    }
+    false
+}
+
+/// Reads more bytes into `buf`; false at the end of the stream.
+async fn fill(rd: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    buf.reserve(8192);
+    Ok(rd.read_buf(buf).await? > 0)
+}
+
+/// The greeting and READY exchange; leaves what came after them in `buf`.
+async fn handshake(
+    rd: &mut OwnedReadHalf,
+    wr: &mut OwnedWriteHalf,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::Connection {
+        reason: e.to_string(),
+    };
+    let bad = |what: &str| Error::Connection {
+        reason: format!("not a ZeroMQ ROUTER: {what}"),
+    };
+    let mut hello = greeting().to_vec();
+    hello.extend_from_slice(&ready());
+    wr.write_all(&hello).await.map_err(io)?;
+    while buf.len() < 64 {
+        if !fill(rd, buf).await.map_err(io)? {
+            return Err(bad("the connection closed during the greeting"));
+        }
+    }
+    let g = buf.get(..64).unwrap_or_default();
+    if g.first() != Some(&0xff) || g.get(9) != Some(&0x7f) || g.get(10).is_none_or(|v| *v < 3) {
+        return Err(bad("no ZMTP 3 greeting"));
+    }
+    if g.get(12..32)
+        .is_none_or(|m| !m.starts_with(b"NULL") || m[4..].iter().any(|b| *b != 0))
+    {
+        return Err(bad("a security mechanism other than NULL"));
+    }
+    buf.drain(..64);
+    let (flags, start, end) = loop {
+        if let Some(f) = protocol::frame_at(buf)? {
+            break f;
+        }
+        if !fill(rd, buf).await.map_err(io)? {
+            return Err(bad("the connection closed before READY"));
+        }
+    };
+    if flags & FLAG_COMMAND == 0 || !ready_from_router(buf.get(start..end).unwrap_or_default()) {
+        return Err(bad("no READY from a ROUTER"));
+    }
+    buf.drain(..end);
+    Ok(())
+}
+
 impl Conn {
     /// Connects to `addr` (`host:port`) within `limit`.
     pub(crate) async fn open(addr: &str, limit: Duration) -> Result<Conn> {
-        let mut opts = SocketOptions::default();
-        opts.connect_timeout(limit);
-        let mut socket = DealerSocket::with_options(opts);
-        let mut monitor = socket.monitor();
         let fail = |reason: String| Error::Connection {
             reason: format!("cannot connect to `{addr}`: {reason}"),
         };
-        // zeromq's connect retries a refused connection until its timeout; a plain TCP connect first
-        // makes a server that is not there an error at once.
-        match tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(probe)) => drop(probe),
+        let stream = match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(fail(e.to_string())),
             Err(_) => return Err(fail("timed out".into())),
-        }
-        match tokio::time::timeout(limit, socket.connect(&format!("tcp://{addr}"))).await {
+        };
+        stream.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
+        let (mut rd, mut wr) = stream.into_split();
+        let mut buf = Vec::with_capacity(8192);
+        match tokio::time::timeout(limit, handshake(&mut rd, &mut wr, &mut buf)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(fail(e.to_string())),
-            Err(_) => return Err(fail("timed out".into())),
+            Err(_) => return Err(fail("no ZMTP handshake in time".into())),
         }
-        let (send, mut recv) = socket.split();
         let waiters: Waiters = Arc::default();
         let dead = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn({
             let (waiters, dead, addr) = (waiters.clone(), dead.clone(), addr.to_owned());
             async move {
-                loop {
-                    tokio::select! {
-                        r = recv.recv() => match r {
-                            Ok(m) => dispatch(&waiters, &m),
-                            Err(e) => {
-                                tracing::info!(%addr, error = %e, "zmq connection failed");
-                                break;
-                            }
-                        },
-                        ev = monitor.next() => match ev {
-                            Some(SocketEvent::Disconnected(_)) | None => {
-                                tracing::info!(%addr, "zmq peer disconnected");
-                                break;
-                            }
-                            Some(_) => {}
-                        },
-                    }
+                if let Err(e) = read_loop(rd, buf, &waiters).await {
+                    tracing::info!(%addr, error = %e, "zmq connection failed");
+                } else {
+                    tracing::info!(%addr, "zmq peer disconnected");
                 }
                 dead.store(true, Ordering::SeqCst);
-                // Releases every waiter: answers fail, reply channels close.
-                lock(&waiters).clear();
+                release_all(&waiters);
             }
         });
         Ok(Conn {
             addr: addr.to_owned(),
-            send: tokio::sync::Mutex::new(Sender(send)),
+            send: tokio::sync::Mutex::new(wr),
             limit,
             waiters,
             dead,
@@ -125,33 +271,35 @@ impl Conn {
         self.dead.load(Ordering::SeqCst) || self.task.is_finished()
     }
 
-    /// Sends a request (a [`protocol::message`] for `msg_id`); the answer (ACK or NACK) comes on the
-    /// returned channel, the replies (if any) on `replies`. A call's first reply stands for its ACK: it
-    /// is put on `replies` first, then the answer channel says ACK.
+    /// Sends a request (its frames from [`RequestRef::to_wire`](protocol::RequestRef::to_wire), for
+    /// `msg_id`); the answer (ACK or NACK) and, when `wants_replies`, the replies come to the returned
+    /// [`Waiter`]. A call's first reply stands for its ACK: it is queued, then the answer is ACK.
     pub(crate) async fn request(
         &self,
         msg_id: &str,
-        m: ZmqMessage,
-        replies: Option<mpsc::UnboundedSender<ReplyBody>>,
-    ) -> Result<oneshot::Receiver<Answer>> {
+        wire: &[u8],
+        wants_replies: bool,
+    ) -> Result<Arc<Waiter>> {
         if self.is_dead() {
             return Err(Error::Connection {
                 reason: format!("the connection to `{}` is closed", self.addr),
             });
         }
-        let (tx, rx) = oneshot::channel();
-        lock(&self.waiters).insert(
-            msg_id.to_owned(),
-            Waiter {
-                answer: Some(tx),
-                replies,
-            },
-        );
-        let sent =
-            tokio::time::timeout(self.limit, async { self.send.lock().await.0.send(m).await })
-                .await;
+        let pending = Arc::new(Waiter {
+            wants_replies,
+            ..Waiter::default()
+        });
+        lock(&self.waiters).insert(msg_id.to_owned(), pending.clone());
+        // A write cut short (by the time limit, or the sender dropping this future) leaves part of a
+        // message on the stream: the connection is then dropped, never written again.
+        let cut = CutShort(&self.dead);
+        let sent = tokio::time::timeout(self.limit, async {
+            self.send.lock().await.write_all(wire).await
+        })
+        .await;
+        std::mem::forget(cut);
         match sent {
-            Ok(Ok(())) => Ok(rx),
+            Ok(Ok(())) => Ok(pending),
             Ok(Err(e)) => {
                 self.forget(msg_id);
                 self.dead.store(true, Ordering::SeqCst);
@@ -161,10 +309,11 @@ impl Conn {
             }
             Err(_) => {
                 self.forget(msg_id);
+                self.dead.store(true, Ordering::SeqCst);
                 Err(Error::Connection {
                     reason: format!(
-                        "`{}` takes no more messages (its queue stayed full)",
-                        self.addr
+                        "`{}` takes no more messages (its socket stayed full for {:?})",
+                        self.addr, self.limit
                     ),
                 })
             }
@@ -177,17 +326,60 @@ impl Conn {
     }
 }
 
-/// The send half of the DEALER.
-struct Sender(DealerSendHalf);
+/// Marks the connection dead when dropped: forgotten once a write completed.
+struct CutShort<'a>(&'a AtomicBool);
 
-impl std::fmt::Debug for Sender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DealerSendHalf")
+impl Drop for CutShort<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
     }
 }
 
-fn dispatch(waiters: &Waiters, m: &ZmqMessage) {
-    let d = match protocol::decode(m.iter().map(|b| &b[..])) {
+/// Reads the peer's messages and hands them out, until the stream ends (`Ok`) or breaks.
+async fn read_loop(mut rd: OwnedReadHalf, mut buf: Vec<u8>, waiters: &Waiters) -> Result<()> {
+    // Where the frames of the message being read are, reused from message to message.
+    let mut frames: Vec<(usize, usize)> = Vec::with_capacity(8);
+    loop {
+        let mut pos = 0;
+        let mut at = 0;
+        while let Some((flags, start, end)) = protocol::frame_at(buf.get(at..).unwrap_or_default())?
+        {
+            let (start, end) = (at + start, at + end);
+            at = end;
+            if flags & FLAG_COMMAND != 0 {
+                // Commands between messages (a ZMTP 3.1 PING, say) carry nothing for us.
+                if frames.is_empty() {
+                    pos = at;
+                }
+                continue;
+            }
+            frames.push((start, end));
+            if flags & FLAG_MORE == 0 {
+                dispatch(
+                    waiters,
+                    frames
+                        .iter()
+                        .map(|&(a, b)| buf.get(a..b).unwrap_or_default()),
+                );
+                frames.clear();
+                pos = at;
+            }
+        }
+        frames.clear();
+        buf.drain(..pos);
+        if !fill(&mut rd, &mut buf)
+            .await
+            .map_err(|e| Error::Connection {
+                reason: e.to_string(),
+            })?
+        {
+            return Ok(());
+        }
+    }
+}
+
+fn dispatch<'a>(waiters: &Waiters, frames: impl Iterator<Item = &'a [u8]>) {
+    let d = match protocol::decode(frames) {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "malformed zmq answer ignored");
@@ -196,21 +388,27 @@ fn dispatch(waiters: &Waiters, m: &ZmqMessage) {
     };
     match d.kind {
         Kind::Ack | Kind::Nack => {
-            let mut w = lock(waiters);
-            let Some(waiter) = w.get_mut(d.msg_id) else {
-                return;
+            let pending = {
+                let mut w = lock(waiters);
+                let Some(p) = w.get(d.msg_id) else {
+                    return;
+                };
+                let p = p.clone();
+                if d.kind == Kind::Nack || !p.wants_replies {
+                    w.remove(d.msg_id);
+                }
+                p
             };
             let answer = if d.kind == Kind::Ack {
                 Answer::Ack
             } else {
                 Answer::Nack(String::from_utf8_lossy(d.body).into_owned())
             };
-            if let Some(tx) = waiter.answer.take() {
-                let _ = tx.send(answer);
-            }
-            if d.kind == Kind::Nack || waiter.replies.is_none() {
-                w.remove(d.msg_id);
-            }
+            pending.update(|st| {
+                if st.answer.is_none() {
+                    st.answer = Some(answer);
+                }
+            });
         }
         Kind::Reply => {
             // Decoded before taking the lock, which the senders share.
@@ -221,26 +419,65 @@ fn dispatch(waiters: &Waiters, m: &ZmqMessage) {
                     return;
                 }
             };
-            let mut w = lock(waiters);
-            let Some(waiter) = w.get_mut(d.msg_id) else {
-                tracing::debug!(msg_id = %d.msg_id, "reply for no waiting call dropped");
-                return;
-            };
-            let Some(tx) = waiter.replies.as_ref() else {
-                return;
-            };
             let last = matches!(reply, ReplyBody::Final(_));
-            let _ = tx.send(reply);
+            let pending = {
+                let mut w = lock(waiters);
+                let Some(p) = w.get(d.msg_id) else {
+                    tracing::debug!(msg_id = %d.msg_id, "reply for no waiting call dropped");
+                    return;
+                };
+                if !p.wants_replies {
+                    return;
+                }
+                let p = p.clone();
+                if last {
+                    w.remove(d.msg_id);
+                }
+                p
+            };
             // A reply before any ACK confirms the delivery: the server took the call and answered.
-            if let Some(answer) = waiter.answer.take() {
-                let _ = answer.send(Answer::Ack);
-            }
-            if last {
-                w.remove(d.msg_id);
-            }
+            pending.update(|st| {
+                st.replies.push_back(reply);
+                if st.answer.is_none() {
+                    st.answer = Some(Answer::Ack);
+                }
+            });
         }
         Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify => {
             tracing::warn!("a server sent a request on a client connection, ignored");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_is_a_dealers_and_only_a_routers_is_taken() {
+        let ours = ready();
+        assert_eq!(ours[0], FLAG_COMMAND);
+        assert_eq!(usize::from(ours[1]), ours.len() - 2);
+        assert!(!ready_from_router(&ours[2..]), "a DEALER's READY");
+        let router = ours[2..]
+            .strip_suffix(b"\x00\x00\x00\x06DEALER")
+            .map(|head| [head, b"\x00\x00\x00\x06ROUTER"].concat())
+            .unwrap();
+        assert!(ready_from_router(&router));
+        let mut with_identity = router.clone();
+        with_identity.extend_from_slice(b"\x08Identity\x00\x00\x00\x01x");
+        assert!(ready_from_router(&with_identity));
+        for bad in [
+            &b""[..],
+            b"\x05READ",
+            b"\x05READY\x0bSocket-Type\x00\x00\x00\x09ROUTER",
+        ] {
+            assert!(!ready_from_router(bad));
+        }
+        let g = greeting();
+        assert_eq!(
+            (g[0], g[9], g[10], &g[12..16]),
+            (0xff, 0x7f, 3, &b"NULL"[..])
+        );
     }
 }

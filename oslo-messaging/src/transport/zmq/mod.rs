@@ -36,17 +36,16 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use self::client::{Answer, Conn};
+use self::client::{Answer, Conn, Waiter};
 use self::matchmaker::{FileMatchmaker, LocalMatchmaker, Matchmaker, RedisMatchmaker};
 use self::protocol::{Kind, NACK_NO_TARGET, RequestRef};
 use self::server::Router;
 use super::{
     BoxFuture, CallOptions, Driver, IncomingNotification, IncomingRequest, NotificationFormat,
-    Outgoing, SendOptions, Subscription, SubscriptionControl, TransportOptions, wait_for_reply,
+    Outgoing, SendOptions, Subscription, SubscriptionControl, TransportOptions,
 };
 use crate::wire::{ReplyBody, new_hex_id};
 use crate::{Error, Result, Target, TransportUrl};
-use zeromq::ZmqMessage;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -58,8 +57,55 @@ fn next_msg_id() -> String {
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static COUNT: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| new_hex_id().chars().take(16).collect());
-    format!("{prefix}{:016x}", COUNT.fetch_add(1, Ordering::Relaxed))
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    let mut id = String::with_capacity(prefix.len() + 16);
+    id.push_str(prefix);
+    for shift in (0..16).rev() {
+        let digit = ((n >> (shift * 4)) & 0xf) as u32;
+        id.push(char::from_digit(digit, 16).unwrap_or('0'));
+    }
+    id
 }
+
+/// A hasher for the maps of message ids, keys and addresses on the message path (SipHash costs more
+/// than the rest of a lookup): FxHash's word-at-a-time multiply and rotate.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map with [`FastHasher`].
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
 /// How long a non-empty matchmaker answer is reused before asking again.
 const LOOKUP_CACHE: Duration = Duration::from_secs(1);
@@ -189,10 +235,18 @@ fn redis_url(url: &TransportUrl) -> Result<String> {
 }
 
 fn rpc_key(exchange: &str, topic: &str, server: Option<&str>) -> String {
-    match server {
-        Some(s) => format!("rpc:{exchange}:{topic}.{s}"),
-        None => format!("rpc:{exchange}:{topic}"),
+    // Built by hand: `format!` costs more than the rest of a call's routing.
+    let mut key =
+        String::with_capacity(5 + exchange.len() + topic.len() + server.map_or(0, |s| s.len() + 1));
+    key.push_str("rpc:");
+    key.push_str(exchange);
+    key.push(':');
+    key.push_str(topic);
+    if let Some(s) = server {
+        key.push('.');
+        key.push_str(s);
     }
+    key
 }
 
 fn notify_key(exchange: &str, topic: &str) -> String {
@@ -245,8 +299,8 @@ struct Inner {
     exchange: String,
     matchmaker: Arc<dyn Matchmaker>,
     router: tokio::sync::Mutex<Option<Arc<Router>>>,
-    conns: Mutex<HashMap<String, Arc<Conn>>>,
-    cache: Mutex<HashMap<String, Lookup>>,
+    conns: Mutex<FastMap<String, Arc<Conn>>>,
+    cache: Mutex<FastMap<String, Lookup>>,
     /// `(key, member)` registrations of this transport, counted.
     regs: Mutex<HashMap<(String, String), usize>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -254,7 +308,7 @@ struct Inner {
     flusher_started: AtomicBool,
     pending: Pending,
     /// Round-robin positions, one per key (and pool), so that sending to one key does not skew another.
-    rr: Mutex<HashMap<String, usize>>,
+    rr: Mutex<FastMap<String, usize>>,
     closed: AtomicBool,
 }
 
@@ -514,32 +568,33 @@ impl Inner {
         }
     }
 
-    /// One try at one address: the connection that took the message, a NACK's reason, or a failure.
+    /// One try at one address: the connection that took the message (and what its replies come to),
+    /// a NACK's reason, or a failure.
     async fn attempt(
         &self,
         addr: &str,
         msg_id: &str,
-        msg: &ZmqMessage,
-        replies: Option<&mpsc::UnboundedSender<ReplyBody>>,
+        wire: &[u8],
+        wants_replies: bool,
         deadline: Instant,
-    ) -> std::result::Result<Arc<Conn>, std::result::Result<String, Error>> {
+    ) -> std::result::Result<(Arc<Conn>, Arc<Waiter>), std::result::Result<String, Error>> {
         let limit = self
             .opts
             .ack_timeout
             .min(deadline.saturating_duration_since(Instant::now()))
             .max(Duration::from_millis(1));
         let conn = self.conn(addr, limit).await.map_err(Err)?;
-        let rx = match conn.request(msg_id, msg.clone(), replies.cloned()).await {
-            Ok(rx) => rx,
+        let pending = match conn.request(msg_id, wire, wants_replies).await {
+            Ok(p) => p,
             Err(e) => {
                 self.drop_conn(&conn);
                 return Err(Err(e));
             }
         };
-        match tokio::time::timeout(limit, rx).await {
-            Ok(Ok(Answer::Ack)) => Ok(conn),
-            Ok(Ok(Answer::Nack(why))) => Err(Ok(why)),
-            Ok(Err(_)) => {
+        match tokio::time::timeout(limit, pending.answer()).await {
+            Ok(Some(Answer::Ack)) => Ok((conn, pending)),
+            Ok(Some(Answer::Nack(why))) => Err(Ok(why)),
+            Ok(None) => {
                 self.drop_conn(&conn);
                 Err(Err(Error::Connection {
                     reason: format!("the connection to `{addr}` was lost"),
@@ -561,11 +616,11 @@ impl Inner {
         &self,
         key: &str,
         msg_id: &str,
-        msg: &ZmqMessage,
-        replies: Option<&mpsc::UnboundedSender<ReplyBody>>,
+        wire: &[u8],
+        wants_replies: bool,
         deadline: Instant,
         opts: SendOptions,
-    ) -> std::result::Result<Arc<Conn>, Fail> {
+    ) -> std::result::Result<(Arc<Conn>, Arc<Waiter>), Fail> {
         let mut failures: u32 = 0;
         let mut last: Option<Error> = None;
         let mut fresh = false;
@@ -587,7 +642,10 @@ impl Inner {
                         let Some(addr) = addrs.get((start + i) % addrs.len()) else {
                             continue;
                         };
-                        match self.attempt(addr, msg_id, msg, replies, deadline).await {
+                        match self
+                            .attempt(addr, msg_id, wire, wants_replies, deadline)
+                            .await
+                        {
                             Ok(c) => return Ok(c),
                             Err(Ok(why)) => {
                                 if why != NACK_NO_TARGET {
@@ -631,7 +689,13 @@ impl Inner {
         }
     }
 
-    async fn fanout(&self, key: &str, topic: &str, exchange: &str, body: Vec<u8>) -> Result<()> {
+    async fn fanout(
+        &self,
+        key: &str,
+        topic: &str,
+        exchange: &str,
+        body: RequestRef<'_>,
+    ) -> Result<()> {
         let addrs = self.lookup(key, true).await?;
         if addrs.is_empty() {
             return Err(Error::Undeliverable {
@@ -640,15 +704,15 @@ impl Inner {
             });
         }
         let msg_id = next_msg_id();
-        let msg = protocol::message(None, Kind::Fanout, &msg_id, body);
+        let msg = body.to_wire(Kind::Fanout, &msg_id)?;
         let deadline = Instant::now() + self.opts.send_timeout;
         let tries = addrs.iter().map(|addr| {
-            let (msg, msg_id) = (&msg, &msg_id);
+            let (msg, msg_id) = (&msg[..], &msg_id);
             async move {
-                let mut r = self.attempt(addr, msg_id, msg, None, deadline).await;
+                let mut r = self.attempt(addr, msg_id, msg, false, deadline).await;
                 if matches!(r, Err(Err(_))) {
                     // One reconnection, in case the cached connection had gone stale.
-                    r = self.attempt(addr, msg_id, msg, None, deadline).await;
+                    r = self.attempt(addr, msg_id, msg, false, deadline).await;
                 }
                 (addr, r.map(|_| ()))
             }
@@ -707,12 +771,11 @@ impl Inner {
                 ctxt: &n.ctxt,
                 message: &n.message,
             };
-            let Ok(body) = body.to_vec() else {
+            let msg_id = next_msg_id();
+            let Ok(msg) = body.to_wire(Kind::Notify, &msg_id) else {
                 failed.push(Some(pool));
                 continue;
             };
-            let msg_id = next_msg_id();
-            let msg = protocol::message(None, Kind::Notify, &msg_id, body);
             let start = self.next(&format!("{key}|{pool}"));
             let mut done = false;
             for i in 0..addrs.len() {
@@ -720,7 +783,7 @@ impl Inner {
                     continue;
                 };
                 if self
-                    .attempt(addr, &msg_id, &msg, None, deadline)
+                    .attempt(addr, &msg_id, &msg, false, deadline)
                     .await
                     .is_ok()
                 {
@@ -810,6 +873,39 @@ impl Inner {
     }
 }
 
+/// Waits for the final reply of a call until `deadline`, failing when no reply (a heartbeat or the
+/// result) comes within the call-monitor timeout; the same rules as [`super::wait_for_reply`] (the
+/// timeout and connection errors are completed by the caller).
+async fn wait_for_replies(
+    pending: &Waiter,
+    deadline: Instant,
+    call_monitor_timeout: Option<Duration>,
+) -> Result<Value> {
+    let mut monitor = call_monitor_timeout.map(|d| Instant::now() + d);
+    let timeout = || Error::Timeout {
+        msg_id: String::new(),
+        topic: String::new(),
+        elapsed: Duration::ZERO,
+    };
+    loop {
+        let until = monitor.map_or(deadline, |m| m.min(deadline));
+        match tokio::time::timeout_at(until, pending.reply()).await {
+            Err(_) => return Err(timeout()),
+            Ok(None) => {
+                return Err(Error::Connection {
+                    reason: "the connection closed".into(),
+                });
+            }
+            Ok(Some(ReplyBody::Heartbeat)) => {
+                if let Some(d) = call_monitor_timeout {
+                    monitor = Some(Instant::now() + d);
+                }
+            }
+            Ok(Some(ReplyBody::Final(r))) => return r.map_err(Error::from),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct ZmqSubscription {
     inner: Arc<Inner>,
@@ -874,8 +970,7 @@ impl Driver for ZmqDriver {
                     timeout: None,
                     ctxt: &msg.ctxt,
                     message: &msg.message,
-                }
-                .to_vec()?;
+                };
                 if target.fanout {
                     let key = rpc_key(exchange, topic, None);
                     return inner.fanout(&key, topic, exchange, body).await;
@@ -884,9 +979,9 @@ impl Driver for ZmqDriver {
                 let key = rpc_key(exchange, topic, server);
                 let deadline = Instant::now() + inner.opts.send_timeout;
                 let msg_id = next_msg_id();
-                let msg = protocol::message(None, Kind::Cast, &msg_id, body);
+                let msg = body.to_wire(Kind::Cast, &msg_id)?;
                 match inner
-                    .deliver(&key, &msg_id, &msg, None, deadline, opts)
+                    .deliver(&key, &msg_id, &msg, false, deadline, opts)
                     .await
                 {
                     Ok(_) => Ok(()),
@@ -918,7 +1013,10 @@ impl Driver for ZmqDriver {
             let exchange = inner.exchange(target);
             let server = target.server.as_deref();
             let dest = || server.map_or_else(|| topic.to_owned(), |s| format!("{topic}.{s}"));
-            let body = RequestRef {
+            let start = Instant::now();
+            let deadline = start + call.timeout;
+            let msg_id = next_msg_id();
+            let msg = RequestRef {
                 exchange,
                 topic,
                 server,
@@ -927,20 +1025,15 @@ impl Driver for ZmqDriver {
                 ctxt: &msg.ctxt,
                 message: &msg.message,
             }
-            .to_vec()?;
-            let start = Instant::now();
-            let deadline = start + call.timeout;
-            let msg_id = next_msg_id();
-            let msg = protocol::message(None, Kind::Call, &msg_id, body);
-            let (tx, mut rx) = mpsc::unbounded_channel();
+            .to_wire(Kind::Call, &msg_id)?;
             let key = rpc_key(exchange, topic, server);
             let timeout = |msg_id: &str| Error::Timeout {
                 msg_id: msg_id.to_owned(),
                 topic: dest(),
                 elapsed: start.elapsed(),
             };
-            let conn = match inner
-                .deliver(&key, &msg_id, &msg, Some(&tx), deadline, opts)
+            let (conn, pending) = match inner
+                .deliver(&key, &msg_id, &msg, true, deadline, opts)
                 .await
             {
                 Ok(c) => c,
@@ -953,12 +1046,7 @@ impl Driver for ZmqDriver {
                 Err(Fail::NoRoute | Fail::Deadline(_)) => return Err(timeout(&msg_id)),
                 Err(Fail::Error(e)) => return Err(e),
             };
-            drop(tx);
-            let left = CallOptions {
-                timeout: deadline.saturating_duration_since(Instant::now()),
-                call_monitor_timeout: call.call_monitor_timeout,
-            };
-            let r = wait_for_reply(&mut rx, &msg_id, &dest(), left).await;
+            let r = wait_for_replies(&pending, deadline, call.call_monitor_timeout).await;
             // A final reply removed the waiter already.
             if r.is_err() {
                 conn.forget(&msg_id);

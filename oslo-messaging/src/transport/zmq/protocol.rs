@@ -4,6 +4,8 @@
 //! local consumer took it) or a NACK (why not); a call's replies follow as REPLY frames, and the first
 //! of them stands for the ACK when it comes soon (see the server side).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeromq::ZmqMessage;
@@ -58,17 +60,20 @@ pub(crate) const NACK_NO_TARGET: &str = "no-target";
 /// The consumers' queues are full.
 pub(crate) const NACK_BUSY: &str = "busy";
 
-/// The body of a request or notification, as received.
+/// The body of a request or notification, as received (the names borrowed from the received frame
+/// when they hold no escapes).
 #[derive(Debug, Clone, Deserialize)]
-pub(crate) struct RequestBody {
-    pub(crate) exchange: String,
+pub(crate) struct RequestBody<'a> {
+    #[serde(borrow)]
+    pub(crate) exchange: Cow<'a, str>,
     /// The topic (for a notification, `<topic>.<priority>`).
-    pub(crate) topic: String,
-    #[serde(default)]
-    pub(crate) server: Option<String>,
+    #[serde(borrow)]
+    pub(crate) topic: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub(crate) server: Option<Cow<'a, str>>,
     /// The notification pool this copy is for (empty: the listeners without a pool).
-    #[serde(default)]
-    pub(crate) pool: Option<String>,
+    #[serde(default, borrow)]
+    pub(crate) pool: Option<Cow<'a, str>>,
     /// The caller's call-monitor timeout, seconds.
     #[serde(default)]
     pub(crate) timeout: Option<f64>,
@@ -93,13 +98,77 @@ pub(crate) struct RequestRef<'a> {
 }
 
 impl RequestRef<'_> {
-    /// The JSON body.
-    pub(crate) fn to_vec(&self) -> Result<Vec<u8>> {
+    /// The request as a DEALER writes it on the wire: the ZMTP frames `['', '1.0', type, id, body]`,
+    /// the JSON body serialised in place (no copy of it afterwards).
+    pub(crate) fn to_wire(&self, kind: Kind, msg_id: &str) -> Result<Vec<u8>> {
         // Room for a typical envelope at once, rather than growing from serde_json's 128 bytes.
         let mut out = Vec::with_capacity(512);
+        for frame in [&b""[..], VERSION, kind.frame(), msg_id.as_bytes()] {
+            put_frame_header(&mut out, frame.len(), true);
+            out.extend_from_slice(frame);
+        }
+        // The body frame in the long form, its length written once it is known.
+        out.push(FLAG_LONG);
+        let at = out.len();
+        out.extend_from_slice(&[0; 8]);
         serde_json::to_writer(&mut out, self).map_err(Error::serialization)?;
+        let len = (out.len() - at - 8) as u64;
+        if let Some(slot) = out.get_mut(at..at + 8) {
+            slot.copy_from_slice(&len.to_be_bytes());
+        }
         Ok(out)
     }
+}
+
+/// ZMTP frame flags: more frames follow, 8-byte length, command.
+pub(crate) const FLAG_MORE: u8 = 0x01;
+pub(crate) const FLAG_LONG: u8 = 0x02;
+pub(crate) const FLAG_COMMAND: u8 = 0x04;
+
+/// The largest frame a connection takes from a peer (a longer one breaks the connection).
+pub(crate) const MAX_FRAME: usize = 1 << 30;
+
+/// Writes a ZMTP frame header (flags and length) for a frame of `len` bytes.
+pub(crate) fn put_frame_header(out: &mut Vec<u8>, len: usize, more: bool) {
+    let more = if more { FLAG_MORE } else { 0 };
+    match u8::try_from(len) {
+        Ok(short) => out.extend_from_slice(&[more, short]),
+        Err(_) => {
+            out.push(more | FLAG_LONG);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+}
+
+/// The frame at the start of `buf`: its flags, where its body starts and ends; `None` until it is all
+/// there. An error for a frame longer than [`MAX_FRAME`].
+pub(crate) fn frame_at(buf: &[u8]) -> Result<Option<(u8, usize, usize)>> {
+    let Some(&flags) = buf.first() else {
+        return Ok(None);
+    };
+    let (start, len) = if flags & FLAG_LONG != 0 {
+        let Some(b) = buf.get(1..9) else {
+            return Ok(None);
+        };
+        let mut n = [0u8; 8];
+        n.copy_from_slice(b);
+        let len = u64::from_be_bytes(n);
+        (9, usize::try_from(len).unwrap_or(usize::MAX))
+    } else {
+        let Some(&n) = buf.get(1) else {
+            return Ok(None);
+        };
+        (2, usize::from(n))
+    };
+    if len > MAX_FRAME {
+        return Err(Error::Malformed(format!(
+            "zmq frame of {len} bytes, more than {MAX_FRAME}"
+        )));
+    }
+    if buf.len() - start < len {
+        return Ok(None);
+    }
+    Ok(Some((flags, start, start + len)))
 }
 
 /// The body of a REPLY: the result, or the failure (the remote error's wire form), and whether it is
@@ -145,9 +214,19 @@ pub(crate) fn encode_reply(reply: &ReplyBody) -> Result<Vec<u8>> {
     serde_json::to_vec(&out).map_err(Error::serialization)
 }
 
+impl<'a> RequestBody<'a> {
+    /// Reads a request body; never panics on what a peer sent.
+    pub(crate) fn decode(body: &'a [u8]) -> Result<Self> {
+        // Checked as UTF-8 once, rather than string by string by the JSON reader.
+        let text = std::str::from_utf8(body).map_err(Error::serialization)?;
+        serde_json::from_str(text).map_err(Error::serialization)
+    }
+}
+
 /// Reads a reply body; never panics on what a peer sent.
 pub(crate) fn decode_reply(body: &[u8]) -> Result<ReplyBody> {
-    let r: ReplyIn = serde_json::from_slice(body).map_err(Error::serialization)?;
+    let text = std::str::from_utf8(body).map_err(Error::serialization)?;
+    let r: ReplyIn = serde_json::from_str(text).map_err(Error::serialization)?;
     Ok(match (r.ending, r.failure) {
         (false, _) => ReplyBody::Heartbeat,
         (true, Some(f)) if !f.is_null() => ReplyBody::Final(Err(RemoteError::from_wire(&f))),
@@ -236,6 +315,61 @@ mod tests {
         let m = message(Some(&peer), Kind::Ack, "i", Vec::new());
         assert_eq!(m.len(), 6);
         assert_eq!(frames_of(&m)[0], b"peer");
+    }
+
+    /// The frames of a wire message, as a ROUTER reads them.
+    fn frames_on_wire(wire: &[u8]) -> Vec<(u8, &[u8])> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Some((flags, start, end)) = frame_at(&wire[at..]).unwrap() {
+            out.push((flags, &wire[at + start..at + end]));
+            at += end;
+        }
+        assert_eq!(at, wire.len(), "trailing bytes");
+        out
+    }
+
+    #[test]
+    fn requests_on_the_wire() {
+        let (ctxt, message) = (Map::new(), serde_json::json!({"method": "m"}));
+        let body = RequestRef {
+            exchange: "ex",
+            topic: "t\u{e9}",
+            server: Some("s"),
+            pool: None,
+            timeout: Some(2.5),
+            ctxt: &ctxt,
+            message: message.as_object().unwrap(),
+        };
+        let wire = body.to_wire(Kind::Call, "id1").unwrap();
+        let frames = frames_on_wire(&wire);
+        let flags: Vec<u8> = frames.iter().map(|f| f.0).collect();
+        assert_eq!(flags, [1, 1, 1, 1, FLAG_LONG]);
+        let d = decode(frames.iter().map(|f| f.1)).unwrap();
+        assert_eq!((d.kind, d.msg_id), (Kind::Call, "id1"));
+        let back = RequestBody::decode(d.body).unwrap();
+        assert_eq!((&*back.exchange, &*back.topic), ("ex", "t\u{e9}"));
+        assert_eq!(
+            (back.server.as_deref(), back.timeout),
+            (Some("s"), Some(2.5))
+        );
+        assert_eq!(back.message.get("method"), Some(&Value::from("m")));
+        // A message id longer than a short frame takes the long form.
+        let long_id = "i".repeat(300);
+        let wire = body.to_wire(Kind::Cast, &long_id).unwrap();
+        let frames = frames_on_wire(&wire);
+        assert_eq!(frames[3], (FLAG_MORE | FLAG_LONG, long_id.as_bytes()));
+        // Every prefix is incomplete, never an error or a panic.
+        for n in 0..wire.len() {
+            let mut at = 0;
+            while let Some((_, _, end)) = frame_at(&wire[at..n]).unwrap() {
+                at += end;
+            }
+        }
+        let mut huge = vec![FLAG_LONG];
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        assert!(frame_at(&huge).is_err());
+        assert!(RequestBody::decode(b"{\"exchange\": \"\xff\"}").is_err());
     }
 
     #[test]

@@ -44,7 +44,9 @@ struct NoteSub {
 }
 
 /// `exchange` to `topic` to what is there (two levels, so that a lookup borrows the received names).
-type ByTarget<T> = HashMap<String, HashMap<String, Vec<T>>>;
+type ByTarget<T> = FastMap<String, FastMap<String, Vec<T>>>;
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<super::FastHasher>>;
 
 fn find<'a, T>(map: &'a ByTarget<T>, exchange: &str, topic: &str) -> Option<&'a Vec<T>> {
     map.get(exchange).and_then(|t| t.get(topic))
@@ -162,7 +164,7 @@ impl Local {
     fn hand_request(
         &self,
         kind: Kind,
-        body: RequestBody,
+        body: RequestBody<'_>,
         replier: Option<Arc<dyn Replier>>,
     ) -> Handed {
         let mut t = lock(&self.table);
@@ -210,7 +212,7 @@ impl Local {
                 Handed::Refused(NACK_BUSY)
             };
         }
-        let serves = |s: &&RpcSub| server.as_ref().is_none_or(|want| *want == s.server);
+        let serves = |s: &&RpcSub| server.as_deref().is_none_or(|want| want == s.server);
         let n = subs.iter().filter(serves).count();
         if n == 0 {
             return Handed::Refused(NACK_NO_TARGET);
@@ -554,7 +556,7 @@ async fn receive(
         };
         let answer = match decoded.kind {
             Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify => {
-                match serde_json::from_slice::<RequestBody>(decoded.body) {
+                match RequestBody::decode(decoded.body) {
                     Ok(body) => handle(
                         &local,
                         &sender,
@@ -600,7 +602,7 @@ fn handle(
     peer: &ZmqMessage,
     msg_id: &str,
     kind: Kind,
-    body: RequestBody,
+    body: RequestBody<'_>,
     unconfirmed: &Unconfirmed,
     limit: Duration,
 ) -> Option<Handed> {
