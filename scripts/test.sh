@@ -47,6 +47,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# --- The musl target: oslo-rootwrap's recommended production build, built by its tests/static_build.rs ----
+musl="$(rustc -vV | sed -n 's/^host: //p' | sed 's/-gnu$/-musl/')"
+if ! rustup target list --installed 2>/dev/null | grep -qx "$musl"; then
+  say "adding the Rust target $musl"
+  rustup target add "$musl"
+fi
+
 # --- The Python reference libraries, in a virtualenv inside the ignored build area ------------------------
 VENV=$ROOT/target/venv
 REQ=$ROOT/scripts/python-requirements.txt

@@ -46,11 +46,39 @@ pub(crate) fn py_trim(s: &str) -> &str {
     }
 }
 
-/// `text.split(sep)` for an ASCII `sep`, found with `memchr`.
+/// The first `byte` in `haystack`. On x86_64 through memchr's SSE2 searcher, which SSE2 being part of the
+/// architecture needs no CPU-feature detection: memchr's default searcher looks for AVX2 at its first
+/// call, with `cpuid`, which a virtual machine's hypervisor has to answer (about 30 µs measured, much
+/// for a binary started for every command).
+#[cfg(target_arch = "x86_64")]
+fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
+    match memchr::arch::x86_64::sse2::memchr::One::new(byte) {
+        Some(one) => one.find(haystack),
+        None => memchr::memchr(byte, haystack),
+    }
+}
+
+/// The first `byte` in `haystack`.
+#[cfg(not(target_arch = "x86_64"))]
+fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
+    memchr::memchr(byte, haystack)
+}
+
+/// Every position of `byte` in `haystack`, in order.
+fn byte_positions(byte: u8, haystack: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let at = from + find_byte(byte, haystack.get(from..)?)?;
+        from = at + 1;
+        Some(at)
+    })
+}
+
+/// `text.split(sep)` for an ASCII `sep`.
 pub(crate) fn split_ascii(text: &str, sep: u8) -> impl Iterator<Item = &str> {
     debug_assert!(sep.is_ascii());
     let mut start = 0;
-    memchr::memchr_iter(sep, text.as_bytes())
+    byte_positions(sep, text.as_bytes())
         .chain(std::iter::once(text.len()))
         .map(move |end| {
             let line = &text[start..end];
@@ -88,6 +116,9 @@ impl Hasher for KeyHasher {
 }
 
 type Map<K, V> = IndexMap<K, V, BuildHasherDefault<KeyHasher>>;
+
+/// The most entries a section has room for before its first key (it grows past that as needed).
+const SECTION_CAPACITY: usize = 256;
 
 /// One value and the line its key is on. The value borrows from the parsed text unless it had to be
 /// put together (continuation lines) or the text was rewritten (carriage returns).
@@ -144,6 +175,9 @@ impl<'a> Ini<'a> {
 
     fn parse_lines(text: &'a str, strict: bool) -> Result<Ini<'a>, SyntaxError> {
         let mut ini = Ini::default();
+        // A section is sized for the lines left after its header (at most SECTION_CAPACITY), so that
+        // the one section of a filter file is not copied as it grows.
+        let lines = byte_positions(b'\n', text.as_bytes()).count() + 1;
         // The section being filled: None before the first header, Some(None) for DEFAULT.
         let mut current: Option<SectionRef<'a>> = None;
         // The key being filled and the indentation of its line.
@@ -190,7 +224,9 @@ impl<'a> Ini<'a> {
                             return Err(err(lineno, format!("section `{name}` already exists")));
                         }
                     } else {
-                        ini.sections.insert(Cow::Borrowed(name), Map::default());
+                        let room = lines.saturating_sub(lineno).min(SECTION_CAPACITY);
+                        let map = Map::with_capacity_and_hasher(room, Default::default());
+                        ini.sections.insert(Cow::Borrowed(name), map);
                     }
                     seen_sections.push(name);
                     current = Some(Some(name));
@@ -297,23 +333,26 @@ impl<'a> Ini<'a> {
 
     /// Every entry of a section, `[DEFAULT]`'s first (overridden in place), in file order; consumes the
     /// document (the keys and values are moved out, not copied).
-    pub(crate) fn into_items(self, section: &str) -> Option<Vec<(Cow<'a, str>, Entry<'a>)>> {
+    pub(crate) fn into_items(
+        self,
+        section: &str,
+    ) -> Option<impl ExactSizeIterator<Item = (Cow<'a, str>, Entry<'a>)>> {
         let Ini {
             defaults,
             mut sections,
         } = self;
         if section == DEFAULT_SECTION {
-            return Some(defaults.into_iter().collect());
+            return Some(defaults.into_iter());
         }
         let own = sections.swap_remove(section)?;
         if defaults.is_empty() {
-            return Some(own.into_iter().collect());
+            return Some(own.into_iter());
         }
         let mut merged = defaults;
         for (k, v) in own {
             merged.insert(k, v);
         }
-        Some(merged.into_iter().collect())
+        Some(merged.into_iter())
     }
 }
 
@@ -322,13 +361,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn split_ascii_is_str_split() {
+        let long = "a,".repeat(40) + "tail";
+        for text in ["", ",", "a", "a,b", ",a,,b,", "é,ü,,", long.as_str()] {
+            let ours: Vec<&str> = split_ascii(text, b',').collect();
+            let std: Vec<&str> = text.split(',').collect();
+            assert_eq!(ours, std, "{text:?}");
+        }
+    }
+
+    #[test]
     fn continuation_defaults_and_case() {
         let ini = Ini::parse(
             "[DEFAULT]\nA = 1\n[Filters]\nB: x,\n   y\n\n# c\nA=2\n  [not a header]\n",
             false,
         )
         .unwrap();
-        let items = ini.into_items("Filters").unwrap();
+        let items: Vec<_> = ini.into_items("Filters").unwrap().collect();
         assert_eq!(items[0].0, "a");
         assert_eq!(items[0].1.value, "2\n[not a header]");
         assert_eq!(items[1].1.value, "x,\ny");
@@ -338,7 +387,7 @@ mod tests {
     #[test]
     fn carriage_returns_end_lines() {
         let ini = Ini::parse("[Filters]\r\nA: x,\r  y\r\nB:z\r", false).unwrap();
-        let items = ini.into_items("Filters").unwrap();
+        let items: Vec<_> = ini.into_items("Filters").unwrap().collect();
         assert_eq!(items.len(), 2);
         assert_eq!((&*items[0].0, &*items[0].1.value), ("a", "x,\ny"));
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Reading configuration safely: bounded sizes, and when running as root, refusing files and directories
 //! that a non-root user could have written.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -15,30 +15,48 @@ pub(crate) fn running_as_root() -> bool {
 
 /// Reads a UTF-8 file of at most `limit` bytes.
 pub(crate) fn read_bounded(path: &Path, limit: usize) -> Result<String> {
+    let mut bytes = Vec::new();
+    read_bounded_into(path, limit, &mut bytes)?;
+    // Checked as UTF-8 by `read_bounded_into`; the conversion cannot fail.
+    String::from_utf8(bytes).map_err(|_| not_utf8(path))
+}
+
+/// Reads a UTF-8 file of at most `limit` bytes into `buf` (cleared first, its allocation reused: the
+/// binary reads every filter file through one buffer) and returns its text.
+pub(crate) fn read_bounded_into<'b>(
+    path: &Path,
+    limit: usize,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b str> {
     let read_err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
     };
+    buf.clear();
     let file = std::fs::File::open(path).map_err(read_err)?;
     // Sized from the file's length (bounded by the limit), so that a small file takes one read rather
     // than a series of growing ones.
     let hint = file.metadata().map_or(0, |m| m.len()).min(limit as u64) as usize;
-    let mut bytes = Vec::with_capacity(hint + 1);
+    buf.reserve(hint + 1);
     file.take(limit as u64 + 1)
-        .read_to_end(&mut bytes)
+        .read_to_end(buf)
         .map_err(read_err)?;
-    if bytes.len() > limit {
+    if buf.len() > limit {
         return Err(Error::TooLarge {
             what: format!("`{}`", path.display()),
-            size: bytes.len(),
+            size: buf.len(),
             limit,
         });
     }
-    String::from_utf8(bytes).map_err(|_| Error::Syntax {
+    std::str::from_utf8(buf).map_err(|_| not_utf8(path))
+}
+
+fn not_utf8(path: &Path) -> Error {
+    Error::Syntax {
         path: path.to_path_buf(),
         line: 0,
         message: "the file is not UTF-8".into(),
-    })
+    }
 }
 
 /// Refuses `path` unless only root can change it: owned by root, not writable by others, writable by
@@ -89,6 +107,10 @@ pub(crate) fn check_root_or_sticky(dir: &Path) -> Result<()> {
 #[derive(Debug, Default)]
 pub(crate) struct Checked {
     dirs: HashSet<PathBuf>,
+    /// The real paths of the directories checked by [`check_trusted`] (as given -> resolved), so that
+    /// the real path of a file in one that is not a symbolic link itself is the directory's real path
+    /// and the file's name, without resolving every component again.
+    real_dirs: HashMap<PathBuf, PathBuf>,
 }
 
 impl Checked {
@@ -114,10 +136,28 @@ pub(crate) fn check_trusted(path: &Path, checked: &mut Checked) -> Result<()> {
         move |source| Error::Read { path: p, source }
     };
     let link = std::fs::symlink_metadata(path).map_err(read_err(path))?;
-    let real = std::fs::canonicalize(path).map_err(read_err(path))?;
-    check_root_only(&real)?;
+    let is_link = link.file_type().is_symlink();
+    let known = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) if !is_link => {
+            checked.real_dirs.get(parent).map(|dir| dir.join(name))
+        }
+        _ => None,
+    };
+    let real = match known {
+        Some(real) => real,
+        None => std::fs::canonicalize(path).map_err(read_err(path))?,
+    };
+    if is_link {
+        check_root_only(&real)?;
+    } else {
+        // Not a link: what it names is what `lstat` described.
+        root_only(&real, &link)?;
+    }
     check_directories_above(&real, checked)?;
-    if link.file_type().is_symlink() {
+    if link.is_dir() {
+        checked.real_dirs.insert(path.to_path_buf(), real);
+    }
+    if is_link {
         if link.uid() != 0 {
             return Err(Error::Insecure {
                 path: path.to_path_buf(),

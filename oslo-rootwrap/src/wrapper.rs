@@ -16,6 +16,9 @@ pub const MAX_FILTER_FILES: usize = 1024;
 pub const MAX_FILTERS: usize = 100_000;
 /// The most comma-separated fields one filter line may have.
 pub const MAX_FIELDS: usize = 1024;
+/// The filters the list has room for before it grows: more than the real nova, neutron, cinder, manila
+/// and os-brick files together (164).
+const LIST_CAPACITY: usize = 256;
 /// The most words a command line may have.
 pub const MAX_ARGS: usize = 16_384;
 /// The most bytes a command line may have, all words together.
@@ -78,6 +81,14 @@ impl Filters {
     ///
     /// Lines of an unknown class are skipped with a warning, as the original does.
     pub fn parse_file(text: &str, path: &Path) -> Result<Vec<Filter>> {
+        let mut out = Vec::new();
+        Filters::parse_file_into(text, path, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Filters::parse_file`], appending to `out` (one list grows for all the files, instead of a list
+    /// per file copied into it).
+    fn parse_file_into(text: &str, path: &Path, out: &mut Vec<Filter>) -> Result<()> {
         let syntax = |line: usize, message: String| Error::Syntax {
             path: path.to_path_buf(),
             line,
@@ -87,18 +98,19 @@ impl Filters {
         let items = ini
             .into_items("Filters")
             .ok_or_else(|| syntax(0, "no `[Filters]` section".into()))?;
-        let mut out = Vec::with_capacity(items.len());
+        out.reserve(items.len());
         // One copy of the file's path, shared by its filters.
         let origin: Arc<Path> = Arc::from(path);
-        // One buffer for the fields of every line; they borrow from the file's text.
-        let mut fields: Vec<&str> = Vec::new();
-        for (name, entry) in &items {
-            fields.clear();
-            fields.extend(crate::ini::split_ascii(&entry.value, b',').map(crate::ini::py_trim));
+        for (name, entry) in items {
+            // The fields borrow from the value (itself borrowed from the file's text unless it had
+            // continuation lines).
+            let fields: Vec<&str> = crate::ini::split_ascii(&entry.value, b',')
+                .map(crate::ini::py_trim)
+                .collect();
             if fields.len() > MAX_FIELDS {
                 return Err(syntax(entry.line, format!("more than {MAX_FIELDS} fields")));
             }
-            match Filter::build(name, &fields) {
+            match Filter::build(&name, &fields) {
                 Ok(f) => out.push(f.with_origin(&origin, entry.line)),
                 Err(crate::filters::BuildError::UnknownClass(class)) => {
                     tracing::warn!(
@@ -119,14 +131,17 @@ impl Filters {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Loads every filter file of the directories, in order: within a directory the files sorted by name,
     /// skipping names that start with `.` and anything that is not a regular file. The built-in
     /// `privsep-helper` filter (any `privsep-helper ...` as root) comes last, as in the original.
     pub fn load(dirs: &[PathBuf], options: LoadOptions) -> Result<Filters> {
-        let mut list = Vec::new();
+        // Room for the filters of a few services' files, so that the list is not copied as it grows.
+        let mut list = Vec::with_capacity(LIST_CAPACITY);
+        // One buffer for the text of every file.
+        let mut buf = Vec::new();
         let mut files = 0usize;
         let mut checked = trust::Checked::default();
         for dir in dirs {
@@ -163,8 +178,8 @@ impl Filters {
                 if options.trust_check {
                     trust::check_trusted(&path, &mut checked)?;
                 }
-                let text = trust::read_bounded(&path, MAX_FILTER_FILE_BYTES)?;
-                list.extend(Filters::parse_file(&text, &path)?);
+                let text = trust::read_bounded_into(&path, MAX_FILTER_FILE_BYTES, &mut buf)?;
+                Filters::parse_file_into(text, &path, &mut list)?;
                 if list.len() > MAX_FILTERS {
                     return Err(Error::TooLarge {
                         what: "the number of filters".into(),

@@ -5,8 +5,15 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::LazyLock;
 
-const OURS: &str = env!("CARGO_BIN_EXE_oslo-rootwrap");
+/// Our binary: the one cargo built for these tests, or the one `OSLO_ROOTWRAP_TEST_BIN` names, to run them
+/// against another build (such as the README's static musl one).
+static OURS: LazyLock<PathBuf> = LazyLock::new(|| {
+    std::env::var_os("OSLO_ROOTWRAP_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_oslo-rootwrap")))
+});
 
 fn python_rootwrap() -> PathBuf {
     let venv_bin = match std::env::var_os("OSLO_PYTHON") {
@@ -94,7 +101,7 @@ unknown: SomethingFilter, x\n";
 fn same_status_and_output_as_python() {
     let setup = Setup::new(FILTERS, "");
     let py = python_rootwrap();
-    let ours = PathBuf::from(OURS);
+    let ours = OURS.clone();
     let cases: &[&[&str]] = &[
         &["echoargs", "a", "b c"],
         &[
@@ -136,7 +143,7 @@ fn same_status_and_output_as_python() {
 #[test]
 fn exit_codes_are_the_originals() {
     let setup = Setup::new(FILTERS, "");
-    let ours = PathBuf::from(OURS);
+    let ours = OURS.clone();
     assert_eq!(setup.run(&ours, &["echoargs"]).status.code(), Some(0));
     assert_eq!(setup.run(&ours, &["failing"]).status.code(), Some(3));
     assert_eq!(
@@ -145,17 +152,17 @@ fn exit_codes_are_the_originals() {
     );
     assert_eq!(setup.run(&ours, &["nope"]).status.code(), Some(99));
     assert_eq!(setup.run(&ours, &["notinstalled"]).status.code(), Some(96));
-    let no_command = Command::new(OURS).arg(setup.conf()).output().unwrap();
+    let no_command = Command::new(&*OURS).arg(setup.conf()).output().unwrap();
     assert_eq!(no_command.status.code(), Some(98));
     assert!(String::from_utf8_lossy(&no_command.stderr).ends_with(": No command specified\n"));
-    let no_args = Command::new(OURS).output().unwrap();
+    let no_args = Command::new(&*OURS).output().unwrap();
     assert_eq!(no_args.status.code(), Some(98));
 }
 
 #[test]
 fn configuration_errors_exit_97_as_python() {
     let py = python_rootwrap();
-    let ours = PathBuf::from(OURS);
+    let ours = OURS.clone();
     for extra in [
         "syslog_log_facility = user0\n",
         "syslog_log_level = verbose\n",
@@ -176,7 +183,7 @@ fn configuration_errors_exit_97_as_python() {
         );
     }
     // A missing config file.
-    let missing = Command::new(OURS)
+    let missing = Command::new(&*OURS)
         .args(["/nonexistent/rootwrap.conf", "ls"])
         .output()
         .unwrap();
@@ -195,12 +202,12 @@ fn a_broken_filter_file_is_a_configuration_error_with_its_line() {
         "[Filters]\nok: CommandFilter, echoargs, root\nthis line is wrong\n",
         "",
     );
-    let out = setup.run(Path::new(OURS), &["echoargs"]);
+    let out = setup.run(OURS.as_path(), &["echoargs"]);
     assert_eq!(out.status.code(), Some(97));
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("test.filters:3:"), "{text}");
     let short = Setup::new("[Filters]\nk: KillFilter, root\n", "");
-    let out = short.run(Path::new(OURS), &["kill", "1"]);
+    let out = short.run(OURS.as_path(), &["kill", "1"]);
     assert_eq!(out.status.code(), Some(97));
     assert!(String::from_utf8_lossy(&out.stderr).contains("test.filters:2:"));
 }
@@ -212,7 +219,7 @@ fn the_command_gets_a_cleared_environment() {
         "",
     );
     std::os::unix::fs::symlink("/usr/bin/printenv", setup.dir.path().join("bin/printenv")).unwrap();
-    let out = Command::new(OURS)
+    let out = Command::new(&*OURS)
         .arg(setup.conf())
         .arg("printenv")
         .env("SECRET", "leak")
@@ -225,7 +232,7 @@ fn the_command_gets_a_cleared_environment() {
         text,
         format!("PATH={}\n", setup.dir.path().join("bin").display())
     );
-    let out = Command::new(OURS)
+    let out = Command::new(&*OURS)
         .arg(setup.conf())
         .args(["env", "A=1", "printenv"])
         .env("SECRET", "leak")
@@ -247,7 +254,7 @@ fn the_command_gets_a_cleared_environment() {
 fn stdin_reaches_the_command() {
     use std::io::Write;
     let setup = Setup::new("[Filters]\nreader: CommandFilter, reader, root\n", "");
-    let mut child = Command::new(OURS)
+    let mut child = Command::new(&*OURS)
         .arg(setup.conf())
         .arg("reader")
         .stdin(std::process::Stdio::piped())
@@ -268,17 +275,17 @@ fn insecure_files_are_refused_when_running_as_root() {
     let setup = Setup::new(FILTERS, "");
     let filter_file = setup.dir.path().join("rootwrap.d/test.filters");
     std::fs::set_permissions(&filter_file, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let out = setup.run(Path::new(OURS), &["echoargs"]);
+    let out = setup.run(OURS.as_path(), &["echoargs"]);
     assert_eq!(out.status.code(), Some(97), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("writable by others"));
     std::fs::set_permissions(&filter_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(
-        setup.run(Path::new(OURS), &["echoargs"]).status.code(),
+        setup.run(OURS.as_path(), &["echoargs"]).status.code(),
         Some(0)
     );
     // Owned by another user.
     std::os::unix::fs::chown(setup.conf(), Some(65534), None).unwrap();
-    let out = setup.run(Path::new(OURS), &["echoargs"]);
+    let out = setup.run(OURS.as_path(), &["echoargs"]);
     assert_eq!(out.status.code(), Some(97));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not owned by root"));
 }
@@ -291,7 +298,7 @@ fn run_as_user_gets_its_own_ids_and_no_root_groups() {
     }
     let setup = Setup::new("[Filters]\nid: CommandFilter, id, nobody\n", "");
     std::os::unix::fs::symlink("/usr/bin/id", setup.dir.path().join("bin/id")).unwrap();
-    let out = setup.run(Path::new(OURS), &["id"]);
+    let out = setup.run(OURS.as_path(), &["id"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
@@ -312,7 +319,7 @@ fn rlimit_nofile_lowers_the_commands_soft_limit_as_python_does() {
     std::fs::write(&stub, "#!/bin/sh\nulimit -n\n").unwrap();
     std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
     let py = python_rootwrap();
-    let ours = PathBuf::from(OURS);
+    let ours = OURS.clone();
     let a = setup.run(&py, &["showlimit"]);
     let b = setup.run(&ours, &["showlimit"]);
     assert_eq!(
@@ -333,7 +340,7 @@ fn rlimit_nofile_lowers_the_commands_soft_limit_as_python_does() {
 fn words_that_are_not_utf8_are_refused() {
     use std::os::unix::ffi::OsStrExt;
     let setup = Setup::new(FILTERS, "");
-    let out = Command::new(OURS)
+    let out = Command::new(&*OURS)
         .arg(setup.conf())
         .arg("echoargs")
         .arg(std::ffi::OsStr::from_bytes(b"\xff\xfe"))
@@ -352,7 +359,7 @@ fn files_reached_through_a_directory_others_control_are_refused_when_running_as_
         return;
     }
     let expect_refused = |setup: &Setup, conf: &Path, why: &str| {
-        let out = Command::new(OURS)
+        let out = Command::new(&*OURS)
             .arg(conf)
             .arg("echoargs")
             .stdin(std::process::Stdio::null())
@@ -372,7 +379,7 @@ fn files_reached_through_a_directory_others_control_are_refused_when_running_as_
     std::fs::rename(setup.conf(), theirs.join("rootwrap.conf")).unwrap();
     std::os::unix::fs::symlink(theirs.join("rootwrap.conf"), setup.conf()).unwrap();
     assert_eq!(
-        setup.run(Path::new(OURS), &["echoargs"]).status.code(),
+        setup.run(OURS.as_path(), &["echoargs"]).status.code(),
         Some(0)
     );
     std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
@@ -391,7 +398,7 @@ fn files_reached_through_a_directory_others_control_are_refused_when_running_as_
     std::fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink(theirs.join("real.filters"), &link).unwrap();
     assert_eq!(
-        setup.run(Path::new(OURS), &["echoargs"]).status.code(),
+        setup.run(OURS.as_path(), &["echoargs"]).status.code(),
         Some(0)
     );
     std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
@@ -420,7 +427,7 @@ fn files_reached_through_a_directory_others_control_are_refused_when_running_as_
     std::fs::copy(&conf, &conf2).unwrap();
     expect_refused(&setup, &conf2, "filter directory under a user's directory");
     std::os::unix::fs::chown(inner.parent().unwrap(), Some(0), Some(0)).unwrap();
-    let ok = Command::new(OURS)
+    let ok = Command::new(&*OURS)
         .arg(&conf2)
         .arg("echoargs")
         .stdin(std::process::Stdio::null())
@@ -439,21 +446,66 @@ fn exec_dirs_others_control_are_not_searched_when_running_as_root() {
     }
     let setup = Setup::new(FILTERS, "");
     assert_eq!(
-        setup.run(Path::new(OURS), &["echoargs"]).status.code(),
+        setup.run(OURS.as_path(), &["echoargs"]).status.code(),
         Some(0)
     );
     let bin = setup.dir.path().join("bin");
     std::os::unix::fs::chown(&bin, Some(4242), Some(4242)).unwrap();
-    let out = setup.run(Path::new(OURS), &["echoargs"]);
+    let out = setup.run(OURS.as_path(), &["echoargs"]);
     assert_eq!(out.status.code(), Some(96), "{out:?}");
     assert!(out.stdout.is_empty(), "{out:?}");
     std::os::unix::fs::chown(&bin, Some(0), Some(0)).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let out = setup.run(Path::new(OURS), &["echoargs"]);
+    let out = setup.run(OURS.as_path(), &["echoargs"]);
     assert_eq!(out.status.code(), Some(96), "{out:?}");
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_eq!(
-        setup.run(Path::new(OURS), &["echoargs"]).status.code(),
+        setup.run(OURS.as_path(), &["echoargs"]).status.code(),
         Some(0)
     );
+}
+
+/// A filter directory named through a root-owned link: the files in it are judged by their real paths
+/// and their own modes, whether they are plain files or links themselves.
+#[test]
+fn files_in_a_filter_directory_reached_through_a_link_are_checked_when_running_as_root() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: the ownership checks apply only when running as root");
+        return;
+    }
+    let setup = Setup::new(FILTERS, "");
+    let named = setup.dir.path().join("rootwrap.d");
+    let real = setup.dir.path().join("real.d");
+    std::fs::rename(&named, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &named).unwrap();
+    assert_eq!(
+        setup.run(OURS.as_path(), &["echoargs"]).status.code(),
+        Some(0)
+    );
+
+    let file = real.join("test.filters");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = setup.run(OURS.as_path(), &["echoargs"]);
+    assert_eq!(out.status.code(), Some(97), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("writable by others"), "{err}");
+    assert!(
+        err.contains(&*file.to_string_lossy()),
+        "the real path: {err}"
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    // The file a link to one in a directory a user owns.
+    let theirs = setup.dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::rename(&file, theirs.join("real.filters")).unwrap();
+    std::os::unix::fs::symlink(theirs.join("real.filters"), &file).unwrap();
+    assert_eq!(
+        setup.run(OURS.as_path(), &["echoargs"]).status.code(),
+        Some(0)
+    );
+    std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
+    let out = setup.run(OURS.as_path(), &["echoargs"]);
+    assert_eq!(out.status.code(), Some(97), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not owned by root"));
 }

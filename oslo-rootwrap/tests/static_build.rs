@@ -1,7 +1,9 @@
-//! The production build the README recommends: a static position-independent `oslo-rootwrap`
-//! (`RUSTFLAGS='-C target-feature=+crt-static' cargo build --target <host>`). It is built here (debug
-//! profile, its own target directory) and must be a static PIE that allows, refuses and runs a command as
-//! the filter's user, which the static C library looks up without the system's shared libraries.
+//! The production builds the README recommends: a static position-independent `oslo-rootwrap` on musl
+//! (`cargo build --target x86_64-unknown-linux-musl`, the quickest to start) and on glibc
+//! (`RUSTFLAGS='-C target-feature=+crt-static' cargo build --target <host>`, for users from NSS). Each is
+//! built here (debug profile, its own target directory) and must be a static PIE that allows, refuses and
+//! runs a command as the filter's user, which the static C library looks up without the system's shared
+//! libraries, with that user's primary group only.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -21,11 +23,10 @@ fn host_triple() -> String {
         .to_string()
 }
 
-/// Builds the static binary and returns its path.
-fn build_static() -> PathBuf {
+/// Builds the static binary for `triple` (with `rustflags`) and returns its path.
+fn build_static(triple: &str, rustflags: &str) -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target_dir = workspace.join("target/static-pie");
-    let triple = host_triple();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args([
@@ -36,13 +37,17 @@ fn build_static() -> PathBuf {
             "--bin",
             "oslo-rootwrap",
         ])
-        .args(["--target", &triple])
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .args(["--target", triple])
+        .env("RUSTFLAGS", rustflags)
         .env("CARGO_TARGET_DIR", &target_dir)
         .current_dir(&workspace)
         .status()
         .expect("run cargo");
-    assert!(status.success(), "the static build failed");
+    assert!(
+        status.success(),
+        "the static build for {triple} failed (for musl: `rustup target add {triple}`, which \
+         scripts/test.sh runs)"
+    );
     target_dir.join(triple).join("debug/oslo-rootwrap")
 }
 
@@ -64,7 +69,23 @@ fn program_headers(path: &Path) -> Vec<u32> {
 
 #[test]
 fn static_pie_build_decides_and_runs_as_the_filter_user() {
-    let exe = build_static();
+    check_static_pie(&build_static(
+        &host_triple(),
+        "-C target-feature=+crt-static",
+    ));
+}
+
+#[test]
+fn musl_static_pie_build_decides_and_runs_as_the_filter_user() {
+    // The musl target of this machine's architecture (musl targets are static PIEs by default).
+    let triple = host_triple().replace("-gnu", "-musl");
+    check_static_pie(&build_static(&triple, ""));
+}
+
+/// Checks that `exe` is a static PIE that allows, refuses, and runs a command as the filter's user with
+/// that user's primary group only.
+fn check_static_pie(exe: &Path) {
+    let exe = exe.to_path_buf();
     const PT_INTERP: u32 = 3;
     let elf = std::fs::read(&exe).unwrap();
     // ET_DYN (3): position-independent, so the address space is still randomised.
@@ -83,7 +104,8 @@ fn static_pie_build_decides_and_runs_as_the_filter_user() {
     }
     std::fs::write(
         filters.join("test.filters"),
-        "[Filters]\nid: CommandFilter, id, nobody\ntrue: CommandFilter, true, root\n",
+        "[Filters]\nid: CommandFilter, id, nobody\ntrue: CommandFilter, true, root\n\
+         groups: CommandFilter, groups, postgres\n",
     )
     .unwrap();
     let conf = root.join("rootwrap.conf");
@@ -107,6 +129,22 @@ fn static_pie_build_decides_and_runs_as_the_filter_user() {
         let id = run(&["id", "-un"]);
         assert_eq!(id.status.code(), Some(0), "{id:?}");
         assert_eq!(String::from_utf8_lossy(&id.stdout).trim(), "nobody");
+        // The groups too: the user's primary group alone (no supplementary groups, none of root's),
+        // even for Debian's `postgres` (the test script installs PostgreSQL), which is also in `ssl-cert`.
+        let expected = Command::new("id")
+            .args(["-gn", "postgres"])
+            .output()
+            .unwrap();
+        if expected.status.success() {
+            let groups = run(&["groups"]);
+            assert_eq!(groups.status.code(), Some(0), "{groups:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&groups.stdout).trim(),
+                String::from_utf8_lossy(&expected.stdout).trim()
+            );
+        } else {
+            eprintln!("no `postgres` user: the supplementary-groups case is left out");
+        }
     } else {
         eprintln!("not root: the run-as-user case is left out");
     }

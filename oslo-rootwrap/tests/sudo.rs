@@ -78,7 +78,11 @@ fn allowed_and_refused_commands_through_real_sudo() {
         mkdir(d);
     }
     let exe = bin_dir.join("oslo-rootwrap");
-    std::fs::copy(env!("CARGO_BIN_EXE_oslo-rootwrap"), &exe).unwrap();
+    // The binary cargo built, or the build `OSLO_ROOTWRAP_TEST_BIN` names (as in tests/cli.rs).
+    let built = std::env::var_os("OSLO_ROOTWRAP_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_oslo-rootwrap")));
+    std::fs::copy(built, &exe).unwrap();
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     write(
         &stubs.join("whoami-stub"),
