@@ -77,6 +77,13 @@ for _ in range(rounds):
     for _ in range(iters):
         m = ExtensionManager('bench.python', invoke_on_load=True, invoke_kwds={'size': 3})
     warm = min(warm, (time.perf_counter() - t) / iters)
+plain = float('inf')
+for _ in range(rounds):
+    t = time.perf_counter()
+    for _ in range(iters):
+        m = ExtensionManager('bench.python')
+    plain = min(plain, (time.perf_counter() - t) / iters)
+assert len(m.extensions) == n and m.extensions[0].obj is None
 from stevedore import DriverManager
 driver = float('inf')
 for _ in range(rounds):
@@ -86,7 +93,7 @@ for _ in range(rounds):
     driver = min(driver, (time.perf_counter() - t) / (iters * 10))
 assert d.driver.size == 3
 shutil.rmtree(tmp)
-print(json.dumps({"cold": cold, "warm": warm, "driver": driver}))
+print(json.dumps({"cold": cold, "warm": warm, "plain": plain, "driver": driver}))
 "#;
 
 /// The time of one call, from the best of `rounds` rounds of `iters` calls: the machine is shared, and the
@@ -127,6 +134,19 @@ fn library_manager_sized_one(reg: &'static Registry, args: &InvokeArgs) {
 #[inline(never)]
 fn library_manager_sized_many(reg: &'static Registry, args: &InvokeArgs) {
     library_manager("bench.sized_files", reg, args);
+}
+
+/// A manager over the plugins of `namespace` as Python's `ExtensionManager(namespace)` builds it by
+/// default: every plugin found and its factory resolved, none invoked (not inlined, for callgrind's
+/// `--toggle-collect='*plain_manager*'`).
+#[inline(never)]
+fn plain_manager<T: 'static>(namespace: &str, reg: Option<&'static Registry>) {
+    let builder = ExtensionManager::<T>::builder(namespace);
+    let builder = match reg {
+        Some(reg) => builder.static_registry(reg),
+        None => builder,
+    };
+    black_box(builder.build().unwrap());
 }
 
 /// Loads the size-only plugin libraries of `dir` into a registry kept for the process, and checks that
@@ -269,6 +289,9 @@ fn main() {
     );
     let reg = sized_registry(sized_dir.path(), "bench.sized", &args);
     let sized_warm = per_iter(ROUNDS, 5, || library_manager_sized_one(reg, &args));
+    let plain_library_warm = per_iter(ROUNDS, 20, || {
+        plain_manager::<DynamicObject>("bench.sized", Some(reg))
+    });
     let sized_files = tempfile::tempdir().unwrap();
     let proto = plugin_build::build_plugin(
         &src,
@@ -282,6 +305,17 @@ fn main() {
     }
     let reg = sized_registry(sized_files.path(), "bench.sized_files", &args);
     let sized_files_warm = per_iter(ROUNDS, 5, || library_manager_sized_many(reg, &args));
+    let plain_files = ExtensionManager::<DynamicObject>::builder("bench.sized_files")
+        .static_registry(reg)
+        .build()
+        .unwrap();
+    assert_eq!(plain_files.len(), PLUGINS);
+    assert!(plain_files.extensions().iter().all(|e| e.obj().is_none()));
+    drop(plain_files);
+    let plain_files_warm = per_iter(ROUNDS, 20, || {
+        plain_manager::<DynamicObject>("bench.sized_files", Some(reg))
+    });
+    let plain_static_warm = per_iter(ROUNDS, 20, || plain_manager::<Obj>("bench.static", None));
 
     let py = std::process::Command::new(oslo_tests::python())
         .arg("-c")
@@ -300,6 +334,7 @@ fn main() {
     let py_cold = Duration::from_secs_f64(py["cold"].as_f64().unwrap());
     let py_warm = Duration::from_secs_f64(py["warm"].as_f64().unwrap());
     let py_driver = Duration::from_secs_f64(py["driver"].as_f64().unwrap());
+    let py_plain = Duration::from_secs_f64(py["plain"].as_f64().unwrap());
 
     let ratio = |ours: Duration, theirs: Duration| theirs.as_secs_f64() / ours.as_secs_f64();
     println!(
@@ -341,6 +376,22 @@ fn main() {
         us(py_warm),
         ratio(sized_files_warm, py_warm)
     );
+    println!(
+        "without invoke_on_load (Python's default: each plugin found and its factory resolved, none called)"
+    );
+    for (what, ours) in [
+        ("compiled-in, steady state", plain_static_warm),
+        ("one plugin library, steady state", plain_library_warm),
+        ("200 plugin libraries, steady state", plain_files_warm),
+    ] {
+        println!(
+            "{:<46} {:>14} {:>14} {:>8.0}x",
+            what,
+            us(ours),
+            us(py_plain),
+            ratio(ours, py_plain)
+        );
+    }
     println!(
         "{:<46} {:>14} {:>14} {:>8.0}x",
         "DriverManager picking 1 of 200, steady state",
