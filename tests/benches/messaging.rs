@@ -20,7 +20,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use oslo_messaging::blocking::Runtime;
-use oslo_messaging::lapin::message::DeliveryResult;
+use oslo_messaging::lapin::message::{Delivery, DeliveryResult};
 use oslo_messaging::lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
     QueueDeclareOptions, QueueDeleteOptions,
@@ -484,7 +484,7 @@ fn raw_peer_if_asked() -> bool {
             let ch = pch.clone();
             async move {
                 let Ok(Some(d)) = d else { return };
-                d.ack(BasicAckOptions::default()).await.unwrap();
+                raw_ack(&ch, &d).await;
                 if d.data == b"drain" {
                     println!("drained");
                 } else if let Some(q) = d.properties.reply_to() {
@@ -508,6 +508,157 @@ fn raw_peer_if_asked() -> bool {
     let mut sink = String::new();
     let _ = std::io::stdin().read_line(&mut sink);
     true
+}
+
+/// The environment variable that makes this binary cast alone, for profiling under `strace -f -c` or
+/// `valgrind --tool=callgrind`, then exit: `ours` or `raw` (lapin alone) casts `OSLO_BENCH_CASTS`
+/// (5000 by default) sequential confirmed casts to the control exchange with a routing key nothing is
+/// bound to (the broker confirms and drops each); `ours-served` and `raw-served` cast to a server in this
+/// process (ours: an `RpcServer`; raw: a lapin consumer on its own connection that acks each cast) and
+/// wait until it has taken them all.
+const PROFILE_ROLE: &str = "OSLO_BENCH_PROFILE_CASTS";
+
+fn profile_if_asked() -> bool {
+    let Ok(which) = std::env::var(PROFILE_ROLE) else {
+        return false;
+    };
+    let url = std::env::var("OSLO_TEST_RABBIT_URL").expect("the broker URL");
+    let n: usize = std::env::var("OSLO_BENCH_CASTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CASTS);
+    let rt = Runtime::new(2).unwrap();
+    let r = rt.block_on(async {
+        match which.as_str() {
+            "raw" | "raw-served" => profile_raw(&url, n, which == "raw-served").await,
+            "ours" | "ours-served" => profile_ours(&url, n, which == "ours-served").await,
+            other => panic!(
+                "{PROFILE_ROLE}: `ours`, `raw`, `ours-served` or `raw-served`, not `{other}`"
+            ),
+        }
+    });
+    println!("{which}: {n} casts, {r:.0}/s");
+    true
+}
+
+async fn profile_ours(url: &str, n: usize, served: bool) -> f64 {
+    let t = Transport::new(url).unwrap();
+    let topic = unique("bench_profile");
+    let server = if served {
+        let s = RpcServer::builder(t.clone(), Target::topic(&topic).with_server("p"))
+            .endpoint(echo_endpoint())
+            .build()
+            .unwrap();
+        s.start().await.unwrap();
+        Some(s)
+    } else {
+        None
+    };
+    let c = RpcClient::new(t, Target::topic(&topic)).unwrap();
+    for i in 0..20 {
+        c.cast(&ctxt(), "noop", json!({"x": i})).await.unwrap();
+    }
+    let t0 = Instant::now();
+    for i in 0..n {
+        c.cast(&ctxt(), "noop", json!({"x": i})).await.unwrap();
+    }
+    let r = rate(n, t0.elapsed());
+    if let Some(s) = server {
+        let _: i64 = c.call(&ctxt(), "echo", json!({"x": 0})).await.unwrap();
+        s.stop().await;
+        s.wait().await;
+    }
+    r
+}
+
+async fn profile_raw(url: &str, n: usize, served: bool) -> f64 {
+    let conn = Connection::connect(&amqp_url(url), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let drained = Arc::new(Slot::default());
+    let mut consumer_conn = None;
+    let (exchange, key) = if served {
+        let q = unique("bench_profile_raw");
+        let opts = QueueDeclareOptions {
+            auto_delete: true,
+            ..QueueDeclareOptions::default()
+        };
+        ch.queue_declare(q.as_str().into(), opts, FieldTable::default())
+            .await
+            .unwrap();
+        let sconn = Connection::connect(&amqp_url(url), ConnectionProperties::default())
+            .await
+            .unwrap();
+        let sch = sconn.create_channel().await.unwrap();
+        let consumer = sch
+            .basic_consume(
+                q.as_str().into(),
+                "profile".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let slot = drained.clone();
+        consumer.set_delegate(move |d: DeliveryResult| {
+            let (sch, slot) = (sch.clone(), slot.clone());
+            async move {
+                let Ok(Some(d)) = d else { return };
+                raw_ack(&sch, &d).await;
+                if d.data == b"drain" {
+                    slot.push(d.data);
+                }
+            }
+        });
+        consumer_conn = Some(sconn);
+        ("", q)
+    } else {
+        ("openstack", unique("bench_unbound"))
+    };
+    let publish = async |body: &[u8]| {
+        ch.basic_publish(
+            exchange.into(),
+            key.as_str().into(),
+            BasicPublishOptions::default(),
+            body,
+            props(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    };
+    for _ in 0..20 {
+        publish(RAW_BODY).await;
+    }
+    let t0 = Instant::now();
+    for _ in 0..n {
+        publish(RAW_BODY).await;
+    }
+    let r = rate(n, t0.elapsed());
+    if consumer_conn.is_some() {
+        publish(b"drain").await;
+        drained.pop().await;
+    }
+    r
+}
+
+/// Acks a delivery the cheapest way lapin offers: on its channel, which hands the frame straight to the
+/// connection's I/O thread (the delivery's own `Acker` goes through lapin's internal RPC task and a task
+/// it spawns first). With `OSLO_BENCH_RAW_ACKER` set, through the `Acker` instead.
+async fn raw_ack(ch: &oslo_messaging::lapin::Channel, d: &Delivery) {
+    static ACKER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ACKER.get_or_init(|| std::env::var_os("OSLO_BENCH_RAW_ACKER").is_some()) {
+        d.ack(BasicAckOptions::default()).await.unwrap();
+    } else {
+        ch.basic_ack(d.delivery_tag, BasicAckOptions::default())
+            .await
+            .unwrap();
+    }
 }
 
 /// Python's phases, with a Python server process.
@@ -604,12 +755,12 @@ fn raw_lapin(rt: &Runtime, url: &str) -> [Phase; 4] {
                 )
                 .await
                 .unwrap();
-            let s2 = slot.clone();
+            let (s2, rch) = (slot.clone(), ch.clone());
             replies.set_delegate(move |d: DeliveryResult| {
-                let slot = s2.clone();
+                let (slot, ch) = (s2.clone(), rch.clone());
                 async move {
                     let Ok(Some(d)) = d else { return };
-                    d.ack(BasicAckOptions::default()).await.unwrap();
+                    raw_ack(&ch, &d).await;
                     slot.push(d.data);
                 }
             });
@@ -762,7 +913,7 @@ const ROWS: [&str; 5] = [
 ];
 
 fn main() {
-    if serve_if_asked() || raw_peer_if_asked() {
+    if serve_if_asked() || raw_peer_if_asked() || profile_if_asked() {
         return;
     }
     let Some(url) = server_url(Server::Rabbit) else {
