@@ -179,7 +179,9 @@ impl Dispatcher {
                 continue;
             }
             let imp = ep.target.version.as_deref().unwrap_or("1.0");
-            if !version::is_compatible(Some(imp), Some(req_version)).unwrap_or(false) {
+            // Equal well-formed versions are compatible: the common case skips parsing both.
+            let same = imp == req_version && (imp == "1.0" || version::validate(imp).is_ok());
+            if !same && !version::is_compatible(Some(imp), Some(req_version)).unwrap_or(false) {
                 continue;
             }
             compatible = true;

@@ -1,8 +1,12 @@
-//! The frames on the wire, after the old driver's layout: a DEALER sends
-//! `['', '1.0', <type>, <message id>, <body>]`; the ROUTER sees the peer's identity in front and answers
-//! with the same layout. Bodies are JSON. Every request and notification is answered with an ACK (a
-//! local consumer took it) or a NACK (why not); a call's replies follow as REPLY frames, and the first
-//! of them stands for the ACK when it comes soon (see the server side).
+//! The frames on the wire: a DEALER sends `[<header>, <body>]`, the header being the protocol version
+//! `2.0`, the message type (one digit, the old driver's numbers plus NACK) and the message id, all in one
+//! frame; the ROUTER sees the peer's identity in front and answers with the same layout (an ACK has no
+//! body frame). Bodies are JSON. Every request and notification is answered with an ACK (a local
+//! consumer took it) or a NACK (why not); a call's replies follow as REPLY messages, and the first of
+//! them stands for the ACK when it comes soon (see the server side).
+//!
+//! (Version 1.0 was the old driver's `['', '1.0', <type>, <message id>, <body>]`: five frames where two
+//! do, and every frame costs the `zeromq` crate a decode step, a buffer split and a queue slot.)
 
 use std::borrow::Cow;
 
@@ -13,8 +17,8 @@ use zeromq::ZmqMessage;
 use crate::wire::ReplyBody;
 use crate::{Error, RemoteError, Result};
 
-/// The protocol version frame.
-pub(crate) const VERSION: &[u8] = b"1.0";
+/// The protocol version, at the start of every header frame.
+pub(crate) const VERSION: &[u8] = b"2.0";
 
 /// The message types (the old driver's numbers, plus NACK).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,30 +33,34 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn parse(b: &[u8]) -> Option<Kind> {
+    fn parse(b: u8) -> Option<Kind> {
         Some(match b {
-            b"1" => Kind::Call,
-            b"2" => Kind::Cast,
-            b"3" => Kind::Fanout,
-            b"4" => Kind::Notify,
-            b"5" => Kind::Reply,
-            b"6" => Kind::Ack,
-            b"7" => Kind::Nack,
+            b'1' => Kind::Call,
+            b'2' => Kind::Cast,
+            b'3' => Kind::Fanout,
+            b'4' => Kind::Notify,
+            b'5' => Kind::Reply,
+            b'6' => Kind::Ack,
+            b'7' => Kind::Nack,
             _ => return None,
         })
     }
 
-    fn frame(self) -> &'static [u8] {
-        match self {
-            Kind::Call => b"1",
-            Kind::Cast => b"2",
-            Kind::Fanout => b"3",
-            Kind::Notify => b"4",
-            Kind::Reply => b"5",
-            Kind::Ack => b"6",
-            Kind::Nack => b"7",
-        }
+    fn digit(self) -> u8 {
+        b'0' + self as u8
     }
+}
+
+/// Writes the header frame's content: version, type, message id.
+fn put_header(out: &mut Vec<u8>, kind: Kind, msg_id: &str) {
+    out.extend_from_slice(VERSION);
+    out.push(kind.digit());
+    out.extend_from_slice(msg_id.as_bytes());
+}
+
+/// The length of the header frame for `msg_id`.
+fn header_len(msg_id: &str) -> usize {
+    VERSION.len() + 1 + msg_id.len()
 }
 
 /// Why a receiver refused a message.
@@ -98,15 +106,13 @@ pub(crate) struct RequestRef<'a> {
 }
 
 impl RequestRef<'_> {
-    /// The request as a DEALER writes it on the wire: the ZMTP frames `['', '1.0', type, id, body]`,
+    /// The request as a DEALER writes it on the wire: the ZMTP frames `[header, body]`,
     /// the JSON body serialised in place (no copy of it afterwards).
     pub(crate) fn to_wire(&self, kind: Kind, msg_id: &str) -> Result<Vec<u8>> {
         // Room for a typical envelope at once, rather than growing from serde_json's 128 bytes.
         let mut out = Vec::with_capacity(512);
-        for frame in [&b""[..], VERSION, kind.frame(), msg_id.as_bytes()] {
-            put_frame_header(&mut out, frame.len(), true);
-            out.extend_from_slice(frame);
-        }
+        put_frame_header(&mut out, header_len(msg_id), true);
+        put_header(&mut out, kind, msg_id);
         // The body frame in the long form, its length written once it is known.
         out.push(FLAG_LONG);
         let at = out.len();
@@ -234,24 +240,25 @@ pub(crate) fn decode_reply(body: &[u8]) -> Result<ReplyBody> {
     })
 }
 
-/// Builds the multipart message `[peer,] '', '1.0', type, id, body` (the peer: a ROUTER's identity
-/// frame, as the ROUTER received it).
+/// Builds the multipart message `[peer,] header, body` (the peer: a ROUTER's identity frame, as the
+/// ROUTER received it; no body frame when the body is empty).
 pub(crate) fn message(
     peer: Option<&ZmqMessage>,
     kind: Kind,
     msg_id: &str,
     body: Vec<u8>,
 ) -> ZmqMessage {
-    let mut frames = Vec::with_capacity(6);
+    let mut frames = Vec::with_capacity(3);
     if let Some(p) = peer.and_then(|p| p.get(0)) {
         frames.push(p.clone());
     }
-    frames.push(b"".as_slice().into());
-    frames.push(VERSION.into());
-    frames.push(kind.frame().into());
-    frames.push(msg_id.to_owned().into_bytes().into());
-    frames.push(body.into());
-    // Never empty: the frames above are always there.
+    let mut header = Vec::with_capacity(header_len(msg_id));
+    put_header(&mut header, kind, msg_id);
+    frames.push(header.into());
+    if !body.is_empty() {
+        frames.push(body.into());
+    }
+    // Never empty: the header is always there.
     ZmqMessage::try_from(frames).unwrap_or_else(|_| ZmqMessage::from(Vec::new()))
 }
 
@@ -263,23 +270,19 @@ pub(crate) struct Decoded<'a> {
     pub(crate) body: &'a [u8],
 }
 
-/// Reads `['', '1.0', type, id, body]`; never panics on what a peer sent.
+/// Reads `[header, body]` (the body frame may be missing: empty); never panics on what a peer sent.
 pub(crate) fn decode<'a>(mut frames: impl Iterator<Item = &'a [u8]>) -> Result<Decoded<'a>> {
     let bad = |what: &str| Error::Malformed(format!("zmq frame: {what}"));
-    if frames.next() != Some(&b""[..]) {
-        return Err(bad("no empty delimiter"));
-    }
-    if frames.next() != Some(VERSION) {
+    let header = frames.next().ok_or_else(|| bad("no header"))?;
+    let Some(rest) = header.strip_prefix(VERSION) else {
         return Err(bad("unknown protocol version"));
+    };
+    let (&kind, msg_id) = rest.split_first().ok_or_else(|| bad("no message type"))?;
+    let kind = Kind::parse(kind).ok_or_else(|| bad("unknown message type"))?;
+    let msg_id = std::str::from_utf8(msg_id).map_err(|_| bad("the message id is not UTF-8"))?;
+    if msg_id.is_empty() {
+        return Err(bad("no message id"));
     }
-    let kind = frames
-        .next()
-        .and_then(Kind::parse)
-        .ok_or_else(|| bad("unknown message type"))?;
-    let msg_id = frames
-        .next()
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .ok_or_else(|| bad("no message id"))?;
     let body = frames.next().unwrap_or_default();
     if frames.next().is_some() {
         return Err(bad("extra frames"));
@@ -301,20 +304,25 @@ mod tests {
         let f = frames_of(&m);
         let d = decode(f.iter().copied()).unwrap();
         assert_eq!((d.kind, d.msg_id, d.body), (Kind::Call, "abc", &b"{}"[..]));
-        let bad: [&[&[u8]]; 5] = [
+        assert_eq!(f, [&b"2.01abc"[..], b"{}"]);
+        let bad: [&[&[u8]]; 8] = [
             &[],
             &[b"x"],
-            &[b"", b"2.0"],
-            &[b"", b"1.0", b"9", b"i"],
-            &[b"", b"1.0", b"1", &[0xff]],
+            &[b"2.0"],
+            &[b"2.01"],
+            &[b"1.01abc", b"{}"],
+            &[b"2.09i"],
+            &[b"2.01\xff"],
+            &[b"2.01i", b"{}", b""],
         ];
         for frames in bad {
-            assert!(decode(frames.iter().copied()).is_err());
+            assert!(decode(frames.iter().copied()).is_err(), "{frames:?}");
         }
         let peer = ZmqMessage::from(b"peer".to_vec());
         let m = message(Some(&peer), Kind::Ack, "i", Vec::new());
-        assert_eq!(m.len(), 6);
-        assert_eq!(frames_of(&m)[0], b"peer");
+        assert_eq!(frames_of(&m), [&b"peer"[..], b"2.06i"]);
+        let d = decode(frames_of(&m).into_iter().skip(1)).unwrap();
+        assert_eq!((d.kind, d.msg_id, d.body), (Kind::Ack, "i", &b""[..]));
     }
 
     /// The frames of a wire message, as a ROUTER reads them.
@@ -344,7 +352,8 @@ mod tests {
         let wire = body.to_wire(Kind::Call, "id1").unwrap();
         let frames = frames_on_wire(&wire);
         let flags: Vec<u8> = frames.iter().map(|f| f.0).collect();
-        assert_eq!(flags, [1, 1, 1, 1, FLAG_LONG]);
+        assert_eq!(flags, [FLAG_MORE, FLAG_LONG]);
+        assert_eq!(frames[0].1, b"2.01id1");
         let d = decode(frames.iter().map(|f| f.1)).unwrap();
         assert_eq!((d.kind, d.msg_id), (Kind::Call, "id1"));
         let back = RequestBody::decode(d.body).unwrap();
@@ -358,7 +367,8 @@ mod tests {
         let long_id = "i".repeat(300);
         let wire = body.to_wire(Kind::Cast, &long_id).unwrap();
         let frames = frames_on_wire(&wire);
-        assert_eq!(frames[3], (FLAG_MORE | FLAG_LONG, long_id.as_bytes()));
+        assert_eq!(frames[0].0, FLAG_MORE | FLAG_LONG);
+        assert_eq!(frames[0].1, [&b"2.02"[..], long_id.as_bytes()].concat());
         // Every prefix is incomplete, never an error or a panic.
         for n in 0..wire.len() {
             let mut at = 0;
