@@ -147,25 +147,29 @@ pub(crate) struct Dispatcher {
 impl Dispatcher {
     /// Runs the request: finds the method (or fails as the original does), deserialises the context and
     /// arguments, calls it and serialises its result.
+    ///
+    /// The message is borrowed and the context handed back, so that the caller frees them after it
+    /// sent the reply, not before.
     pub(crate) async fn dispatch(
         &self,
         ctxt: Context,
-        mut message: Map<String, Value>,
-    ) -> Result<Value, RemoteError> {
+        message: &mut Map<String, Value>,
+    ) -> (Result<Value, RemoteError>, Option<Context>) {
+        // Taken out of the message (which is ours), not copied.
+        let args = message.remove("args");
         let method = message
             .get("method")
             .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        // Taken out of the message (which is ours), not copied.
-        let mut args = match message.remove("args") {
+            .unwrap_or_default();
+        let mut args = match args {
             None => Map::new(),
             Some(Value::Object(a)) => a,
             Some(other) => {
-                return Err(RemoteError::new(
+                let e = RemoteError::new(
                     "AttributeError",
                     format!("the arguments of `{method}` are not an object: {other}"),
-                ));
+                );
+                return (Err(e), Some(ctxt));
             }
         };
         let namespace = message.get("namespace").and_then(Value::as_str);
@@ -185,37 +189,41 @@ impl Dispatcher {
                 continue;
             }
             compatible = true;
-            let Some(handler) = ep.methods.get(&method) else {
+            let Some(handler) = ep.methods.get(method) else {
                 continue;
             };
-            if !ep.allows(self.policy, &method) {
+            if !ep.allows(self.policy, method) {
                 continue;
             }
-            let ctxt = self
-                .serializer
-                .deserialize_context(ctxt)
-                .map_err(RemoteError::from)?;
+            let ctxt = match self.serializer.deserialize_context(ctxt) {
+                Ok(c) => c,
+                Err(e) => return (Err(e.into()), None),
+            };
             // In place: the map is ours, rebuilding it would allocate it again.
             for v in args.values_mut() {
-                *v = self
-                    .serializer
-                    .deserialize_entity(&ctxt, std::mem::take(v))
-                    .map_err(RemoteError::from)?;
+                match self.serializer.deserialize_entity(&ctxt, std::mem::take(v)) {
+                    Ok(d) => *v = d,
+                    Err(e) => return (Err(e.into()), Some(ctxt)),
+                }
             }
-            let result = handler(ctxt.clone(), args).await?;
-            return self
-                .serializer
-                .serialize_entity(&ctxt, result)
-                .map_err(RemoteError::from);
+            let result = match handler(ctxt.clone(), args).await {
+                Ok(r) => self
+                    .serializer
+                    .serialize_entity(&ctxt, r)
+                    .map_err(RemoteError::from),
+                Err(e) => Err(e),
+            };
+            return (result, Some(ctxt));
         }
-        Err(if compatible {
+        let method = method.to_owned();
+        let e = if compatible {
             Error::NoSuchMethod { method }
         } else {
             Error::UnsupportedVersion {
                 version: req_version.to_owned(),
                 method,
             }
-        }
-        .into())
+        };
+        (Err(e.into()), Some(ctxt))
     }
 }

@@ -215,15 +215,10 @@ fn heartbeat_interval(client_timeout: Option<f64>) -> Option<Duration> {
 async fn handle(dispatcher: &Dispatcher, req: IncomingRequest) {
     let IncomingRequest {
         mut ctxt,
-        message,
+        mut message,
         client_timeout,
         replier,
     } = req;
-    let method = message
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
     ctxt.insert(
         "client_timeout".into(),
         client_timeout
@@ -246,10 +241,15 @@ async fn handle(dispatcher: &Dispatcher, req: IncomingRequest) {
         }
         _ => None,
     };
-    let result = dispatcher.dispatch(ctxt, message).await;
+    // The request's context and message are freed once the reply is sent, not on its way.
+    let (result, _ctxt) = dispatcher.dispatch(ctxt, &mut message).await;
     if let Some(h) = heartbeat {
         h.abort();
     }
+    let method = message
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if let Err(e) = &result {
         if e.is_expected() {
             tracing::debug!(target: "rpc.server", method, error = %e, "expected exception during message handling");

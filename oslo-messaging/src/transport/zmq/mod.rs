@@ -571,7 +571,9 @@ impl Inner {
     }
 
     /// One try at one address: the connection that took the message (and what its replies come to),
-    /// a NACK's reason, or a failure.
+    /// a NACK's reason, or a failure. `spent` (the message the wire bytes were made from) is dropped
+    /// once they are written: freeing it then overlaps the receiver's work instead of delaying the
+    /// caller after the reply.
     async fn attempt(
         &self,
         addr: &str,
@@ -579,6 +581,7 @@ impl Inner {
         wire: &[u8],
         wants_replies: bool,
         deadline: Instant,
+        spent: &mut Option<Outgoing>,
     ) -> std::result::Result<(Arc<Conn>, Arc<Waiter>), std::result::Result<String, Error>> {
         let limit = self
             .opts
@@ -593,6 +596,7 @@ impl Inner {
                 return Err(Err(e));
             }
         };
+        drop(spent.take());
         match tokio::time::timeout(limit, pending.answer()).await {
             Ok(Some(Answer::Ack)) => Ok((conn, pending)),
             Ok(Some(Answer::Nack(why))) => Err(Ok(why)),
@@ -622,6 +626,7 @@ impl Inner {
         wants_replies: bool,
         deadline: Instant,
         opts: SendOptions,
+        mut spent: Option<Outgoing>,
     ) -> std::result::Result<(Arc<Conn>, Arc<Waiter>), Fail> {
         let mut failures: u32 = 0;
         let mut last: Option<Error> = None;
@@ -645,7 +650,7 @@ impl Inner {
                             continue;
                         };
                         match self
-                            .attempt(addr, msg_id, wire, wants_replies, deadline)
+                            .attempt(addr, msg_id, wire, wants_replies, deadline, &mut spent)
                             .await
                         {
                             Ok(c) => return Ok(c),
@@ -711,10 +716,14 @@ impl Inner {
         let tries = addrs.iter().map(|addr| {
             let (msg, msg_id) = (&msg[..], &msg_id);
             async move {
-                let mut r = self.attempt(addr, msg_id, msg, false, deadline).await;
+                let mut r = self
+                    .attempt(addr, msg_id, msg, false, deadline, &mut None)
+                    .await;
                 if matches!(r, Err(Err(_))) {
                     // One reconnection, in case the cached connection had gone stale.
-                    r = self.attempt(addr, msg_id, msg, false, deadline).await;
+                    r = self
+                        .attempt(addr, msg_id, msg, false, deadline, &mut None)
+                        .await;
                 }
                 (addr, r.map(|_| ()))
             }
@@ -785,7 +794,7 @@ impl Inner {
                     continue;
                 };
                 if self
-                    .attempt(addr, &msg_id, &msg, false, deadline)
+                    .attempt(addr, &msg_id, &msg, false, deadline, &mut None)
                     .await
                     .is_ok()
                 {
@@ -981,9 +990,19 @@ impl Driver for ZmqDriver {
                 let key = rpc_key(exchange, topic, server);
                 let deadline = Instant::now() + inner.opts.send_timeout;
                 let msg_id = next_msg_id();
-                let msg = body.to_wire(Kind::Cast, &msg_id)?;
+                let wire = body.to_wire(Kind::Cast, &msg_id)?;
                 // Boxed apart, as in `call`.
-                match Box::pin(inner.deliver(&key, &msg_id, &msg, false, deadline, opts)).await {
+                match Box::pin(inner.deliver(
+                    &key,
+                    &msg_id,
+                    &wire,
+                    false,
+                    deadline,
+                    opts,
+                    Some(msg),
+                ))
+                .await
+                {
                     Ok(_) => Ok(()),
                     Err(Fail::NoRoute | Fail::Deadline(None)) => Err(Error::Undeliverable {
                         exchange: exchange.to_owned(),
@@ -1016,7 +1035,7 @@ impl Driver for ZmqDriver {
             let start = Instant::now();
             let deadline = start + call.timeout;
             let msg_id = next_msg_id();
-            let msg = RequestRef {
+            let wire = RequestRef {
                 exchange,
                 topic,
                 server,
@@ -1035,7 +1054,7 @@ impl Driver for ZmqDriver {
             // Boxed apart, so that neither this future nor the delivery's passes the size the
             // allocator serves from its per-thread cache (about 1 KiB): two small allocations cost
             // less than one large one.
-            let (conn, pending) = match Box::pin(inner.deliver(&key, &msg_id, &msg, true, deadline, opts))
+            let (conn, pending) = match Box::pin(inner.deliver(&key, &msg_id, &wire, true, deadline, opts, Some(msg)))
                 .await
             {
                 Ok(c) => c,
