@@ -141,7 +141,9 @@ impl Endpoint {
 pub(crate) struct Dispatcher {
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) policy: AccessPolicy,
-    pub(crate) serializer: Arc<dyn Serializer>,
+    /// `None` for the default serializer, which changes nothing: the context then goes to the method
+    /// itself, not a copy of it.
+    pub(crate) serializer: Option<Arc<dyn Serializer>>,
 }
 
 impl Dispatcher {
@@ -195,20 +197,22 @@ impl Dispatcher {
             if !ep.allows(self.policy, method) {
                 continue;
             }
-            let ctxt = match self.serializer.deserialize_context(ctxt) {
+            let Some(serializer) = &self.serializer else {
+                return (handler(ctxt, args).await, None);
+            };
+            let ctxt = match serializer.deserialize_context(ctxt) {
                 Ok(c) => c,
                 Err(e) => return (Err(e.into()), None),
             };
             // In place: the map is ours, rebuilding it would allocate it again.
             for v in args.values_mut() {
-                match self.serializer.deserialize_entity(&ctxt, std::mem::take(v)) {
+                match serializer.deserialize_entity(&ctxt, std::mem::take(v)) {
                     Ok(d) => *v = d,
                     Err(e) => return (Err(e.into()), Some(ctxt)),
                 }
             }
             let result = match handler(ctxt.clone(), args).await {
-                Ok(r) => self
-                    .serializer
+                Ok(r) => serializer
                     .serialize_entity(&ctxt, r)
                     .map_err(RemoteError::from),
                 Err(e) => Err(e),
@@ -225,5 +229,101 @@ impl Dispatcher {
             }
         };
         (Err(e.into()), Some(ctxt))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Marks what it touches: arguments and results get a suffix, the context a field.
+    #[derive(Debug)]
+    struct Marking;
+
+    impl Serializer for Marking {
+        fn serialize_entity(&self, ctxt: &Context, entity: Value) -> crate::Result<Value> {
+            assert_eq!(ctxt.get("seen"), Some(&json!(true)));
+            Ok(json!(format!(
+                "{}+out",
+                entity.as_str().unwrap_or_default()
+            )))
+        }
+        fn deserialize_entity(&self, ctxt: &Context, entity: Value) -> crate::Result<Value> {
+            assert_eq!(ctxt.get("seen"), Some(&json!(true)));
+            Ok(json!(format!("{}+in", entity.as_str().unwrap_or_default())))
+        }
+        fn deserialize_context(&self, mut ctxt: Context) -> crate::Result<Context> {
+            ctxt.insert("seen".into(), json!(true));
+            Ok(ctxt)
+        }
+    }
+
+    fn dispatcher(serializer: Option<Arc<dyn Serializer>>) -> Dispatcher {
+        let echo = Endpoint::new().json_method("echo", |ctxt: Context, args| async move {
+            let seen = ctxt.get("seen").cloned().unwrap_or(Value::Null);
+            Ok(json!({"a": args.get("a").cloned().unwrap_or(Value::Null), "seen": seen}))
+        });
+        let first = Endpoint::new().json_method("first", |_, args| async move {
+            Ok(args.get("a").cloned().unwrap_or(Value::Null))
+        });
+        Dispatcher {
+            endpoints: vec![first, echo],
+            policy: AccessPolicy::Default,
+            serializer,
+        }
+    }
+
+    fn message(method: &str, version: &str) -> Map<String, Value> {
+        let m = json!({"method": method, "args": {"a": "x"}, "version": version});
+        m.as_object().cloned().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn serializer_applies_to_context_arguments_and_result() {
+        let d = dispatcher(Some(Arc::new(Marking)));
+        let mut m = message("first", "1.0");
+        let (r, ctxt) = d.dispatch(Context::new(), &mut m).await;
+        assert_eq!(r.unwrap(), json!("x+in+out"));
+        assert_eq!(ctxt.and_then(|c| c.get("seen").cloned()), Some(json!(true)));
+        // The default serializer changes nothing and hands the context to the method itself.
+        let d = dispatcher(None);
+        let mut m = message("echo", "1.0");
+        let mut ctxt = Context::new();
+        ctxt.insert("seen".into(), json!("caller"));
+        let (r, kept) = d.dispatch(ctxt, &mut m).await;
+        assert_eq!(r.unwrap(), json!({"a": "x", "seen": "caller"}));
+        assert!(kept.is_none());
+        assert_eq!(
+            m.get("method"),
+            Some(&json!("echo")),
+            "the message stays the caller's"
+        );
+    }
+
+    #[tokio::test]
+    async fn versions_and_missing_methods() {
+        let d = dispatcher(None);
+        for (method, version, ok) in [
+            ("first", "1.0", true),
+            ("first", "1.0.0", true),
+            ("first", "1.1", false),
+            ("first", "2.0", false),
+            ("first", "x", false),
+            ("nope", "1.0", false),
+        ] {
+            let (r, _) = d
+                .dispatch(Context::new(), &mut message(method, version))
+                .await;
+            assert_eq!(r.is_ok(), ok, "{method} {version}");
+        }
+        let (r, _) = d
+            .dispatch(Context::new(), &mut message("nope", "1.0"))
+            .await;
+        assert_eq!(r.unwrap_err().class(), "NoSuchMethod");
+        let (r, _) = d
+            .dispatch(Context::new(), &mut message("first", "2.0"))
+            .await;
+        assert_eq!(r.unwrap_err().class(), "UnsupportedVersion");
     }
 }

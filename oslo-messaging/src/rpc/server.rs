@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::dispatcher::{AccessPolicy, Dispatcher, Endpoint};
 use crate::remote::RemoteError;
-use crate::serializer::{NoOpSerializer, Serializer};
+use crate::serializer::Serializer;
 use crate::transport::{IncomingRequest, SubscriptionControl};
 use crate::wire::ReplyBody;
 use crate::{Result, Target, Transport};
@@ -42,7 +42,8 @@ pub struct RpcServerBuilder {
     target: Target,
     endpoints: Vec<Endpoint>,
     policy: AccessPolicy,
-    serializer: Arc<dyn Serializer>,
+    /// `None`: the default, which changes nothing.
+    serializer: Option<Arc<dyn Serializer>>,
     pool_size: usize,
     ping: bool,
 }
@@ -62,7 +63,7 @@ impl RpcServerBuilder {
 
     /// The serializer.
     pub fn serializer(mut self, s: Arc<dyn Serializer>) -> Self {
-        self.serializer = s;
+        self.serializer = Some(s);
         self
     }
 
@@ -119,7 +120,7 @@ impl RpcServer {
             target,
             endpoints: Vec::new(),
             policy: AccessPolicy::Default,
-            serializer: Arc::new(NoOpSerializer),
+            serializer: None,
             pool_size: 64,
             ping: false,
         }
