@@ -197,6 +197,10 @@ async fn handshake(
         if !fill(rd, buf).await.map_err(io)? {
             return Err(bad("the connection closed during the greeting"));
         }
+        // Something else than ZMTP shows in its first bytes: refuse it then, not at the time limit.
+        if buf.first().is_some_and(|b| *b != 0xff) || buf.get(9).is_some_and(|b| *b != 0x7f) {
+            return Err(bad("no ZMTP greeting"));
+        }
     }
     let g = buf.get(..64).unwrap_or_default();
     if g.first() != Some(&0xff) || g.get(9) != Some(&0x7f) || g.get(10).is_none_or(|v| *v < 3) {
@@ -479,5 +483,94 @@ mod tests {
             (g[0], g[9], g[10], &g[12..16]),
             (0xff, 0x7f, 3, &b"NULL"[..])
         );
+    }
+
+    /// A ROUTER played by hand: greets, reads the DEALER's greeting and READY, then writes `answer`
+    /// one byte at a time and closes.
+    async fn fake_router(answer: Vec<u8>) -> (String, JoinHandle<Vec<u8>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let task = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut hello = greeting().to_vec();
+            let ours = ready();
+            hello.extend_from_slice(&ours[..ours.len() - 6]);
+            hello.extend_from_slice(b"ROUTER");
+            s.write_all(&hello).await.unwrap();
+            let mut got = vec![0u8; 64 + ours.len()];
+            s.read_exact(&mut got).await.unwrap();
+            for b in answer {
+                s.write_all(&[b]).await.unwrap();
+                s.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            // What the DEALER sent after the handshake, until it closes.
+            let mut rest = Vec::new();
+            let _ =
+                tokio::time::timeout(Duration::from_millis(200), s.read_to_end(&mut rest)).await;
+            rest
+        });
+        (addr, task)
+    }
+
+    fn frames(parts: &[(&[u8], u8)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (data, flags) in parts {
+            out.push(*flags);
+            out.push(data.len() as u8);
+            out.extend_from_slice(data);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn answers_are_read_across_any_read_boundary() {
+        let reply = protocol::encode_reply(&ReplyBody::Final(Ok(serde_json::json!(42)))).unwrap();
+        // A command between messages (a ZMTP 3.1 PING, say), an ACK for a cast, a NACK for another, a
+        // reply standing for a call's ACK, an answer nobody waits for.
+        let answer = [
+            frames(&[(b"\x04PING\x00\x00", FLAG_COMMAND)]),
+            frames(&[(b"2.06cast1", 0)]),
+            frames(&[(b"2.07cast2", FLAG_MORE), (b"busy", 0)]),
+            frames(&[(b"2.05call1", FLAG_MORE), (&reply, 0)]),
+            frames(&[(b"2.06nobody", 0)]),
+        ]
+        .concat();
+        let (addr, router) = fake_router(answer).await;
+        let conn = Conn::open(&addr, Duration::from_secs(5)).await.unwrap();
+        let cast1 = conn.request("cast1", b"", false).await.unwrap();
+        let cast2 = conn.request("cast2", b"", false).await.unwrap();
+        let call1 = conn.request("call1", b"", true).await.unwrap();
+        let call2 = conn.request("call2", b"", true).await.unwrap();
+        assert!(matches!(cast1.answer().await, Some(Answer::Ack)));
+        assert!(matches!(cast2.answer().await, Some(Answer::Nack(why)) if why == "busy"));
+        assert!(matches!(call1.answer().await, Some(Answer::Ack)));
+        assert!(matches!(call1.reply().await, Some(ReplyBody::Final(Ok(v))) if v == 42));
+        // The peer closes: the waiter that got nothing is released, and the connection is dead.
+        assert!(call2.answer().await.is_none());
+        assert!(call2.reply().await.is_none());
+        assert!(conn.is_dead());
+        assert!(conn.request("late", b"", false).await.is_err());
+        drop(conn);
+        assert!(
+            router.await.unwrap().is_empty(),
+            "the empty requests wrote nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_is_no_router_is_refused() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                .await
+                .unwrap();
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink).await;
+        });
+        let e = Conn::open(&addr, Duration::from_secs(5)).await.unwrap_err();
+        assert!(e.to_string().contains("not a ZeroMQ ROUTER"), "{e}");
     }
 }
