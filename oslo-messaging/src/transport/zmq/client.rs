@@ -41,14 +41,14 @@ pub(crate) enum Answer {
 /// One allocation and no channel per request.
 #[derive(Debug, Default)]
 pub(crate) struct Waiter {
-    state: Mutex<PendingState>,
+    state: Mutex<WaiterState>,
     /// Wakes the one task waiting (a permit is kept when it is not waiting yet).
     wake: Notify,
     wants_replies: bool,
 }
 
 #[derive(Debug, Default)]
-struct PendingState {
+struct WaiterState {
     answer: Option<Answer>,
     replies: VecDeque<ReplyBody>,
     /// Nothing more comes: the connection broke.
@@ -56,7 +56,7 @@ struct PendingState {
 }
 
 impl Waiter {
-    fn update(&self, f: impl FnOnce(&mut PendingState)) {
+    fn update(&self, f: impl FnOnce(&mut WaiterState)) {
         f(&mut lock(&self.state));
         self.wake.notify_one();
     }
