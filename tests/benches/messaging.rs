@@ -244,20 +244,21 @@ fn cpu_secs(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / clock_ticks()
 }
 
-/// The broker: the Erlang VM (`beam.smp`) running RabbitMQ (0 if none is found).
+/// The broker: the Erlang VM (`beam.smp`) running RabbitMQ (0 if none is found). Of several (a
+/// `rabbitmqctl` also runs one for a moment), the one that has used the most CPU.
 fn broker_pid() -> u32 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0;
     };
     dir.flatten()
-        .find_map(|e| {
+        .filter_map(|e| {
             let pid: u32 = e.file_name().to_str()?.parse().ok()?;
             let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            (comm.trim() == "beam.smp" && String::from_utf8_lossy(&cmd).contains("rabbit"))
-                .then_some(pid)
+            (comm.trim() == "beam.smp").then_some(pid)
         })
-        .unwrap_or(0)
+        .map(|pid| (cpu_secs(pid), pid))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(0, |(_, pid)| pid)
 }
 
 /// Times a phase and measures the CPU this process (the client), a server process and the broker spend
@@ -515,7 +516,8 @@ fn raw_peer_if_asked() -> bool {
 /// (5000 by default) sequential confirmed casts to the control exchange with a routing key nothing is
 /// bound to (the broker confirms and drops each); `ours-served` and `raw-served` cast to a server in this
 /// process (ours: an `RpcServer`; raw: a lapin consumer on its own connection that acks each cast) and
-/// wait until it has taken them all.
+/// wait until it has taken them all; `ours-calls` and `ours-calls4` make as many calls to an `RpcServer`
+/// in this process, from one caller or from 4 concurrent ones.
 const PROFILE_ROLE: &str = "OSLO_BENCH_PROFILE_CASTS";
 
 fn profile_if_asked() -> bool {
@@ -532,12 +534,15 @@ fn profile_if_asked() -> bool {
         match which.as_str() {
             "raw" | "raw-served" => profile_raw(&url, n, which == "raw-served").await,
             "ours" | "ours-served" => profile_ours(&url, n, which == "ours-served").await,
+            "ours-calls" => profile_calls(&rt, &url, n, 1).await,
+            "ours-calls4" => profile_calls(&rt, &url, n, 4).await,
             other => panic!(
-                "{PROFILE_ROLE}: `ours`, `raw`, `ours-served` or `raw-served`, not `{other}`"
+                "{PROFILE_ROLE}: `ours`, `raw`, `ours-served`, `raw-served`, `ours-calls` or \
+                 `ours-calls4`, not `{other}`"
             ),
         }
     });
-    println!("{which}: {n} casts, {r:.0}/s");
+    println!("{which}: {n} messages, {r:.0}/s");
     true
 }
 
@@ -568,6 +573,38 @@ async fn profile_ours(url: &str, n: usize, served: bool) -> f64 {
         s.stop().await;
         s.wait().await;
     }
+    r
+}
+
+async fn profile_calls(rt: &Runtime, url: &str, n: usize, callers: usize) -> f64 {
+    let t = Transport::new(url).unwrap();
+    let topic = unique("bench_profile");
+    let server = RpcServer::builder(t.clone(), Target::topic(&topic).with_server("p"))
+        .endpoint(echo_endpoint())
+        .build()
+        .unwrap();
+    server.start().await.unwrap();
+    let c = RpcClient::new(t, Target::topic(&topic)).unwrap();
+    for i in 0..20 {
+        let _: i64 = c.call(&ctxt(), "echo", json!({"x": i})).await.unwrap();
+    }
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let c = c.clone();
+            rt.handle().spawn(async move {
+                for i in 0..n / callers {
+                    let _: i64 = c.call(&ctxt(), "echo", json!({"x": i})).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in tasks {
+        h.await.unwrap();
+    }
+    let r = rate(n / callers * callers, t0.elapsed());
+    server.stop().await;
+    server.wait().await;
     r
 }
 
@@ -946,8 +983,14 @@ fn main() {
         best_of(&mut raw, raw_lapin(&rt, &url));
         best_of(&mut rs, ours(&rt, &url));
     }
+    // `OSLO_BENCH_NO_PYTHON` set: ours and the floor only (to compare two builds of ours quickly).
+    let py_runs = if std::env::var_os("OSLO_BENCH_NO_PYTHON").is_some() {
+        0
+    } else {
+        2
+    };
     let mut py = [Phase::NONE; 5];
-    for _ in 0..2 {
+    for _ in 0..py_runs {
         best_of(&mut py, python_rates(&rt, &url));
     }
     println!(

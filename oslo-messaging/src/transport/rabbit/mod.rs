@@ -423,11 +423,11 @@ impl Inner {
         })
     }
 
+    /// The publishing connection if it is up. The lock is held only to clone it: the liveness check
+    /// takes lapin's own locks, and concurrent publishes should not wait on each other for those.
     fn live_publisher(&self) -> Option<Arc<Chan>> {
-        lock(&self.publisher)
-            .as_ref()
-            .filter(|c| c.alive())
-            .cloned()
+        let c = lock(&self.publisher).clone()?;
+        c.alive().then_some(c)
     }
 
     async fn publisher(&self) -> Result<Arc<Chan>> {
