@@ -17,6 +17,12 @@ pub mod wire;
 
 pub mod blocking;
 
+// Not part of the API: the `zmq://` transport's parsers of peer bytes, for the fuzz targets in `fuzz/`
+// only (the `fuzzing` feature, off by default; hidden from the docs; may change at any time).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use transport::zmq::fuzzing;
+
 pub use error::{Error, Result};
 pub use notify::{
     BatchNotificationListener, NotificationEndpoint, NotificationFilter, NotificationListener,

@@ -56,6 +56,19 @@ struct WaiterState {
 }
 
 impl Waiter {
+    pub(crate) fn new(wants_replies: bool) -> Waiter {
+        Waiter {
+            wants_replies,
+            ..Waiter::default()
+        }
+    }
+
+    /// What the waiter holds: its answer, its replies, whether it was released.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn describe(&self) -> String {
+        format!("{:?}", lock(&self.state))
+    }
+
     fn update(&self, f: impl FnOnce(&mut WaiterState)) {
         f(&mut lock(&self.state));
         self.wake.notify_one();
@@ -94,7 +107,7 @@ impl Waiter {
     }
 }
 
-type Waiters = Arc<Mutex<HashMap<String, Arc<Waiter>, BuildHasherDefault<FastHasher>>>>;
+pub(crate) type Waiters = Arc<Mutex<HashMap<String, Arc<Waiter>, BuildHasherDefault<FastHasher>>>>;
 
 /// Releases every waiter of a broken connection: their waits end at once.
 fn release_all(waiters: &Waiters) {
@@ -172,58 +185,211 @@ fn ready_from_router(body: &[u8]) -> bool {
     false
 }
 
-/// Reads more bytes into `buf`; false at the end of the stream.
-async fn fill(rd: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> std::io::Result<bool> {
-    buf.reserve(8192);
-    Ok(rd.read_buf(buf).await? > 0)
+/// Whether the first bytes of `buf` are a ZMTP 3 greeting with the NULL mechanism: `Ok(true)` once its
+/// 64 bytes are there, `Ok(false)` while they may still be; an error as soon as they cannot be (a peer
+/// speaking something else is refused at its first bytes, not at the time limit).
+fn check_greeting(buf: &[u8]) -> Result<bool> {
+    if buf.first().is_some_and(|b| *b != 0xff) || buf.get(9).is_some_and(|b| *b != 0x7f) {
+        return Err(not_router("no ZMTP greeting"));
+    }
+    let Some(g) = buf.get(..64) else {
+        return Ok(false);
+    };
+    if g.get(10).is_none_or(|v| *v < 3) {
+        return Err(not_router("no ZMTP 3 greeting"));
+    }
+    if g.get(12..32)
+        .is_none_or(|m| !m.starts_with(b"NULL") || m.iter().skip(4).any(|b| *b != 0))
+    {
+        return Err(not_router("a security mechanism other than NULL"));
+    }
+    Ok(true)
 }
 
-/// The greeting and READY exchange; leaves what came after them in `buf`.
+fn not_router(what: &str) -> Error {
+    Error::Connection {
+        reason: format!("not a ZeroMQ ROUTER: {what}"),
+    }
+}
+
+/// Room made for each read from the socket.
+const READ_CHUNK: usize = 8192;
+
+/// A buffer this large with little in it is given back (after a large message).
+const SHRINK_ABOVE: usize = 1 << 20;
+
+/// How far a connection's handshake came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Greeting,
+    Ready,
+    Messages,
+}
+
+/// What a client makes of the bytes a server sends, apart from the socket: the ZMTP greeting, the
+/// READY command, then messages of one or two frames. The connection reads into [`Inbound::buf`] and
+/// calls [`Inbound::handshake`], then [`Inbound::messages`]; the fuzz target does the same with
+/// arbitrary bytes. Nothing is allocated from a length a peer announces: the buffer holds the bytes
+/// that came, at most one incomplete message (of at most [`MAX_FRAME`](protocol::MAX_FRAME) bytes,
+/// refused as soon as its frame headers announce more) behind the complete ones of the last read.
+#[derive(Debug)]
+pub(crate) struct Inbound {
+    buf: Vec<u8>,
+    stage: Stage,
+}
+
+impl Inbound {
+    pub(crate) fn new() -> Inbound {
+        Inbound {
+            buf: Vec::with_capacity(READ_CHUNK),
+            stage: Stage::Greeting,
+        }
+    }
+
+    /// The buffer to append the next read to, with room for one.
+    pub(crate) fn buf(&mut self) -> &mut Vec<u8> {
+        self.buf.reserve(READ_CHUNK);
+        &mut self.buf
+    }
+
+    /// The buffer's capacity (what it holds in memory).
+    #[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// What the handshake waits for.
+    fn waiting_for(&self) -> &'static str {
+        match self.stage {
+            Stage::Greeting => "the greeting",
+            Stage::Ready => "READY",
+            Stage::Messages => "a message",
+        }
+    }
+
+    /// Takes the greeting and the READY command as far as the bytes buffered go: `true` once both
+    /// came (what follows them stays buffered), `false` while more bytes are needed. An error for a
+    /// peer that is not a ZMTP 3 ROUTER with the NULL mechanism.
+    pub(crate) fn handshake(&mut self) -> Result<bool> {
+        if self.stage == Stage::Greeting {
+            if !check_greeting(&self.buf)? {
+                return Ok(false);
+            }
+            self.buf.drain(..64);
+            self.stage = Stage::Ready;
+        }
+        if self.stage == Stage::Ready {
+            let Some((flags, start, end)) = protocol::frame_at(&self.buf)? else {
+                return Ok(false);
+            };
+            if flags & FLAG_COMMAND == 0
+                || !ready_from_router(self.buf.get(start..end).unwrap_or_default())
+            {
+                return Err(not_router("no READY from a ROUTER"));
+            }
+            self.buf.drain(..end);
+            self.stage = Stage::Messages;
+        }
+        Ok(true)
+    }
+
+    /// Hands each complete message buffered (its frames) to `each`, keeping what follows them; nothing
+    /// before the handshake is done. An error, after which the connection cannot go on, for a frame
+    /// or a message larger than [`MAX_FRAME`](protocol::MAX_FRAME), a command larger than
+    /// [`MAX_COMMAND`](protocol::MAX_COMMAND) or a message of more than two frames.
+    pub(crate) fn messages(&mut self, mut each: impl FnMut(&[&[u8]])) -> Result<()> {
+        if self.stage != Stage::Messages {
+            return Ok(());
+        }
+        let used = split_messages(&self.buf, &mut each)?;
+        self.buf.drain(..used);
+        // A large message gone, its room is given back rather than kept for the connection's life.
+        if self.buf.capacity() > SHRINK_ABOVE && self.buf.len() < self.buf.capacity() / 4 {
+            self.buf.shrink_to(self.buf.len().max(READ_CHUNK));
+        }
+        Ok(())
+    }
+}
+
+/// Hands the complete messages at the start of `buf` to `each`, their frames' bodies in order, and
+/// says how many bytes they took (commands between messages, a ZMTP 3.1 PING say, are skipped); what
+/// follows is the start of a message not all there yet. A message is refused as soon as a frame
+/// header shows it too large or longer than two frames, before its bytes come.
+fn split_messages(buf: &[u8], each: &mut impl FnMut(&[&[u8]])) -> Result<usize> {
+    let malformed = |what: String| Error::Malformed(format!("zmq message: {what}"));
+    // The end of the last complete message, where the next one starts.
+    let mut used = 0;
+    let mut at = 0;
+    let mut frames: [&[u8]; 2] = [&[], &[]];
+    let mut count = 0;
+    // The bodies of the message's frames so far, announced.
+    let mut size = 0usize;
+    loop {
+        let rest = buf.get(at..).unwrap_or_default();
+        let Some((flags, start, len)) = protocol::frame_header(rest)? else {
+            return Ok(used);
+        };
+        if flags & FLAG_COMMAND == 0 {
+            if count + 1 >= frames.len() && flags & FLAG_MORE != 0 {
+                return Err(malformed("more than two frames".into()));
+            }
+            size = size.saturating_add(len);
+            if size > protocol::MAX_FRAME {
+                return Err(malformed(format!(
+                    "{size} bytes or more, more than {}",
+                    protocol::MAX_FRAME
+                )));
+            }
+        }
+        let Some(body) = rest.get(start..start + len) else {
+            return Ok(used);
+        };
+        at += start + len;
+        if flags & FLAG_COMMAND != 0 {
+            // Commands carry nothing for us.
+            if count == 0 {
+                used = at;
+            }
+            continue;
+        }
+        if let Some(slot) = frames.get_mut(count) {
+            *slot = body;
+        }
+        count += 1;
+        if flags & FLAG_MORE == 0 {
+            each(frames.get(..count).unwrap_or_default());
+            count = 0;
+            size = 0;
+            used = at;
+        }
+    }
+}
+
+/// Reads more bytes into `inbound`; false at the end of the stream.
+async fn fill(rd: &mut OwnedReadHalf, inbound: &mut Inbound) -> std::io::Result<bool> {
+    Ok(rd.read_buf(inbound.buf()).await? > 0)
+}
+
+/// The greeting and READY exchange; leaves what came after them in `inbound`.
 async fn handshake(
     rd: &mut OwnedReadHalf,
     wr: &mut OwnedWriteHalf,
-    buf: &mut Vec<u8>,
+    inbound: &mut Inbound,
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::Connection {
         reason: e.to_string(),
     };
-    let bad = |what: &str| Error::Connection {
-        reason: format!("not a ZeroMQ ROUTER: {what}"),
-    };
     let mut hello = greeting().to_vec();
     hello.extend_from_slice(&ready());
     wr.write_all(&hello).await.map_err(io)?;
-    while buf.len() < 64 {
-        if !fill(rd, buf).await.map_err(io)? {
-            return Err(bad("the connection closed during the greeting"));
-        }
-        // Something else than ZMTP shows in its first bytes: refuse it then, not at the time limit.
-        if buf.first().is_some_and(|b| *b != 0xff) || buf.get(9).is_some_and(|b| *b != 0x7f) {
-            return Err(bad("no ZMTP greeting"));
+    while !inbound.handshake()? {
+        if !fill(rd, inbound).await.map_err(io)? {
+            return Err(not_router(&format!(
+                "the connection closed before {}",
+                inbound.waiting_for()
+            )));
         }
     }
-    let g = buf.get(..64).unwrap_or_default();
-    if g.first() != Some(&0xff) || g.get(9) != Some(&0x7f) || g.get(10).is_none_or(|v| *v < 3) {
-        return Err(bad("no ZMTP 3 greeting"));
-    }
-    if g.get(12..32)
-        .is_none_or(|m| !m.starts_with(b"NULL") || m[4..].iter().any(|b| *b != 0))
-    {
-        return Err(bad("a security mechanism other than NULL"));
-    }
-    buf.drain(..64);
-    let (flags, start, end) = loop {
-        if let Some(f) = protocol::frame_at(buf)? {
-            break f;
-        }
-        if !fill(rd, buf).await.map_err(io)? {
-            return Err(bad("the connection closed before READY"));
-        }
-    };
-    if flags & FLAG_COMMAND == 0 || !ready_from_router(buf.get(start..end).unwrap_or_default()) {
-        return Err(bad("no READY from a ROUTER"));
-    }
-    buf.drain(..end);
     Ok(())
 }
 
@@ -240,8 +406,8 @@ impl Conn {
         };
         stream.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
         let (mut rd, mut wr) = stream.into_split();
-        let mut buf = Vec::with_capacity(8192);
-        match tokio::time::timeout(limit, handshake(&mut rd, &mut wr, &mut buf)).await {
+        let mut inbound = Inbound::new();
+        match tokio::time::timeout(limit, handshake(&mut rd, &mut wr, &mut inbound)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(fail(e.to_string())),
             Err(_) => return Err(fail("no ZMTP handshake in time".into())),
@@ -251,7 +417,7 @@ impl Conn {
         let task = tokio::spawn({
             let (waiters, dead, addr) = (waiters.clone(), dead.clone(), addr.to_owned());
             async move {
-                if let Err(e) = read_loop(rd, buf, &waiters).await {
+                if let Err(e) = read_loop(rd, inbound, &waiters).await {
                     tracing::info!(%addr, error = %e, "zmq connection failed");
                 } else {
                     tracing::info!(%addr, "zmq peer disconnected");
@@ -289,10 +455,7 @@ impl Conn {
                 reason: format!("the connection to `{}` is closed", self.addr),
             });
         }
-        let pending = Arc::new(Waiter {
-            wants_replies,
-            ..Waiter::default()
-        });
+        let pending = Arc::new(Waiter::new(wants_replies));
         lock(&self.waiters).insert(msg_id.to_owned(), pending.clone());
         // A write cut short (by the time limit, or the sender dropping this future) leaves part of a
         // message on the stream: the connection is then dropped, never written again.
@@ -340,38 +503,10 @@ impl Drop for CutShort<'_> {
 }
 
 /// Reads the peer's messages and hands them out, until the stream ends (`Ok`) or breaks.
-async fn read_loop(mut rd: OwnedReadHalf, mut buf: Vec<u8>, waiters: &Waiters) -> Result<()> {
-    // Where the frames of the message being read are, reused from message to message.
-    let mut frames: Vec<(usize, usize)> = Vec::with_capacity(8);
+async fn read_loop(mut rd: OwnedReadHalf, mut inbound: Inbound, waiters: &Waiters) -> Result<()> {
     loop {
-        let mut pos = 0;
-        let mut at = 0;
-        while let Some((flags, start, end)) = protocol::frame_at(buf.get(at..).unwrap_or_default())?
-        {
-            let (start, end) = (at + start, at + end);
-            at = end;
-            if flags & FLAG_COMMAND != 0 {
-                // Commands between messages (a ZMTP 3.1 PING, say) carry nothing for us.
-                if frames.is_empty() {
-                    pos = at;
-                }
-                continue;
-            }
-            frames.push((start, end));
-            if flags & FLAG_MORE == 0 {
-                dispatch(
-                    waiters,
-                    frames
-                        .iter()
-                        .map(|&(a, b)| buf.get(a..b).unwrap_or_default()),
-                );
-                frames.clear();
-                pos = at;
-            }
-        }
-        frames.clear();
-        buf.drain(..pos);
-        if !fill(&mut rd, &mut buf)
+        inbound.messages(|frames| dispatch(waiters, frames))?;
+        if !fill(&mut rd, &mut inbound)
             .await
             .map_err(|e| Error::Connection {
                 reason: e.to_string(),
@@ -382,8 +517,9 @@ async fn read_loop(mut rd: OwnedReadHalf, mut buf: Vec<u8>, waiters: &Waiters) -
     }
 }
 
-fn dispatch<'a>(waiters: &Waiters, frames: impl Iterator<Item = &'a [u8]>) {
-    let d = match protocol::decode(frames) {
+/// Hands a server's message (its frames) to the waiter it is for.
+pub(crate) fn dispatch(waiters: &Waiters, frames: &[&[u8]]) {
+    let d = match protocol::decode(frames.iter().copied()) {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "malformed zmq answer ignored");
@@ -441,7 +577,13 @@ fn dispatch<'a>(waiters: &Waiters, frames: impl Iterator<Item = &'a [u8]>) {
             };
             // A reply before any ACK confirms the delivery: the server took the call and answered.
             pending.update(|st| {
-                st.replies.push_back(reply);
+                // A heartbeat behind another says nothing more: a waiter holds at most one, then the
+                // final reply (after which it is gone from the map), however fast a server sends.
+                let repeated = matches!(reply, ReplyBody::Heartbeat)
+                    && matches!(st.replies.back(), Some(ReplyBody::Heartbeat));
+                if !repeated {
+                    st.replies.push_back(reply);
+                }
                 if st.answer.is_none() {
                     st.answer = Some(Answer::Ack);
                 }
@@ -485,6 +627,118 @@ mod tests {
         );
     }
 
+    /// A ROUTER's greeting and READY, as a DEALER reads them.
+    fn router_hello() -> Vec<u8> {
+        let mut hello = greeting().to_vec();
+        let ours = ready();
+        hello.extend_from_slice(&ours[..ours.len() - 6]);
+        hello.extend_from_slice(b"ROUTER");
+        hello
+    }
+
+    /// An [`Inbound`] past the handshake, given `bytes` to read; the messages it hands out, or its error.
+    fn read_after_handshake(inbound: &mut Inbound, bytes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>> {
+        if inbound.stage == Stage::Greeting {
+            inbound.buf().extend_from_slice(&router_hello());
+            assert!(inbound.handshake().unwrap());
+        }
+        inbound.buf().extend_from_slice(bytes);
+        let mut got = Vec::new();
+        inbound.messages(|frames| got.push(frames.iter().map(|f| f.to_vec()).collect()))?;
+        Ok(got)
+    }
+
+    fn long_header(flags: u8, len: u64) -> Vec<u8> {
+        let mut h = vec![flags | protocol::FLAG_LONG];
+        h.extend_from_slice(&len.to_be_bytes());
+        h
+    }
+
+    /// A peer announcing a large frame makes nothing be reserved for it: the buffer holds what came.
+    /// Past the caps (a frame or a message over `MAX_FRAME`, a command over `MAX_COMMAND`, a third
+    /// frame) the connection breaks at the header, before the bytes.
+    #[test]
+    fn lengths_announced_reserve_nothing_and_past_the_caps_break_at_the_header() {
+        let max = protocol::MAX_FRAME as u64;
+        let mut inbound = Inbound::new();
+        let mut start = long_header(0, max);
+        start.extend_from_slice(b"2.06k");
+        assert!(
+            read_after_handshake(&mut inbound, &start)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(inbound.capacity() < 64 * 1024, "{}", inbound.capacity());
+
+        for bad in [
+            long_header(0, max + 1),
+            long_header(0, u64::MAX),
+            long_header(FLAG_COMMAND, protocol::MAX_COMMAND as u64 + 1),
+            // A header frame and a body announced, over the cap together.
+            [frames(&[(b"2.05c", FLAG_MORE)]), long_header(0, max - 4)].concat(),
+            // A second frame that says more follow.
+            frames(&[(b"2.05c", FLAG_MORE), (b"{}", FLAG_MORE)]),
+        ] {
+            let mut inbound = Inbound::new();
+            let e = read_after_handshake(&mut inbound, &bad).unwrap_err();
+            assert!(matches!(e, Error::Malformed(_)), "{bad:?}: {e}");
+        }
+        // Exactly at the caps is fine.
+        for fine in [
+            [frames(&[(b"2.05c", FLAG_MORE)]), long_header(0, max - 5)].concat(),
+            long_header(FLAG_COMMAND, protocol::MAX_COMMAND as u64),
+        ] {
+            let mut inbound = Inbound::new();
+            assert!(
+                read_after_handshake(&mut inbound, &fine)
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+    }
+
+    /// A large message read, the buffer gives its room back.
+    #[test]
+    fn the_room_of_a_large_message_is_given_back() {
+        let mut inbound = Inbound::new();
+        let body = vec![b' '; 4 << 20];
+        let mut wire = frames(&[(b"2.05c", FLAG_MORE)]);
+        protocol::put_frame_header(&mut wire, body.len(), false);
+        let (head, tail) = body.split_at(1 << 20);
+        wire.extend_from_slice(head);
+        assert!(
+            read_after_handshake(&mut inbound, &wire)
+                .unwrap()
+                .is_empty()
+        );
+        let got = read_after_handshake(&mut inbound, tail).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0][1].len(), body.len());
+        assert!(
+            inbound.capacity() <= READ_CHUNK * 2,
+            "{}",
+            inbound.capacity()
+        );
+    }
+
+    /// Heartbeats coming faster than a call reads them are held once.
+    #[test]
+    fn heartbeats_are_held_once() {
+        let waiters: Waiters = Arc::default();
+        let call = Arc::new(Waiter::new(true));
+        lock(&waiters).insert("c".into(), call.clone());
+        let beat = protocol::encode_reply(&ReplyBody::Heartbeat).unwrap();
+        for _ in 0..1000 {
+            dispatch(&waiters, &[b"2.05c", &beat]);
+        }
+        assert_eq!(lock(&call.state).replies.len(), 1);
+        let last = protocol::encode_reply(&ReplyBody::Final(Ok(serde_json::Value::Null))).unwrap();
+        dispatch(&waiters, &[b"2.05c", &last]);
+        dispatch(&waiters, &[b"2.05c", &beat]);
+        assert_eq!(lock(&call.state).replies.len(), 2);
+        assert!(lock(&waiters).is_empty());
+    }
+
     /// A ROUTER played by hand: greets, reads the DEALER's greeting and READY, then writes `answer`
     /// one byte at a time and closes.
     async fn fake_router(answer: Vec<u8>) -> (String, JoinHandle<Vec<u8>>) {
@@ -492,11 +746,8 @@ mod tests {
         let addr = listener.local_addr().unwrap().to_string();
         let task = tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
-            let mut hello = greeting().to_vec();
             let ours = ready();
-            hello.extend_from_slice(&ours[..ours.len() - 6]);
-            hello.extend_from_slice(b"ROUTER");
-            s.write_all(&hello).await.unwrap();
+            s.write_all(&router_hello()).await.unwrap();
             let mut got = vec![0u8; 64 + ours.len()];
             s.read_exact(&mut got).await.unwrap();
             for b in answer {
@@ -572,5 +823,153 @@ mod tests {
         });
         let e = Conn::open(&addr, Duration::from_secs(5)).await.unwrap_err();
         assert!(e.to_string().contains("not a ZeroMQ ROUTER"), "{e}");
+    }
+
+    /// Splits `wire` (what follows the handshake) into its messages' bytes.
+    fn message_spans(wire: &[u8]) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        let (mut at, mut from) = (0, 0);
+        while let Some((flags, _, end)) = protocol::frame_at(&wire[at..]).unwrap() {
+            at += end;
+            if flags & FLAG_MORE == 0 {
+                out.push(&wire[from..at]);
+                from = at;
+            }
+        }
+        assert_eq!(at, wire.len());
+        out
+    }
+
+    /// What a real `zeromq` ROUTER sends a DEALER: its greeting and READY, then the answers our server
+    /// writes (`protocol::message`) to the requests our client writes (`RequestRef::to_wire`), read back
+    /// through [`Inbound`] and `dispatch`. With `OSLO_FUZZ_SEEDS_DIR` set, the bytes are written there
+    /// as the seeds of the fuzz target `messaging_zmq_frames` (a first byte, the read size less one,
+    /// then the stream).
+    #[tokio::test]
+    async fn a_real_routers_bytes_are_read_and_make_the_fuzz_seeds() {
+        use zeromq::prelude::*;
+        let mut router = zeromq::RouterSocket::new();
+        let zeromq::Endpoint::Tcp(_, port) = router.bind("tcp://127.0.0.1:0").await.unwrap() else {
+            panic!("a tcp endpoint");
+        };
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (ctxt, message) = (
+            serde_json::Map::new(),
+            serde_json::json!({"method": "m", "args": {"x": 1}}),
+        );
+        let request = |server| protocol::RequestRef {
+            exchange: "ex",
+            topic: "t",
+            server,
+            pool: None,
+            timeout: Some(30.0),
+            ctxt: &ctxt,
+            message: message.as_object().unwrap(),
+        };
+        let requests = [
+            request(Some("s")).to_wire(Kind::Call, "c").unwrap(),
+            request(None).to_wire(Kind::Cast, "k").unwrap(),
+        ]
+        .concat();
+        let mut hello = greeting().to_vec();
+        hello.extend_from_slice(&ready());
+        hello.extend_from_slice(&requests);
+        s.write_all(&hello).await.unwrap();
+        // The server side reads them as its receiving task does.
+        let mut peer = None;
+        for want in [Kind::Call, Kind::Cast] {
+            let m = router.recv().await.unwrap();
+            let frames: Vec<&[u8]> = m.iter().skip(1).map(|b| &b[..]).collect();
+            let d = protocol::decode(frames.into_iter()).unwrap();
+            assert_eq!(d.kind, want);
+            protocol::RequestBody::decode(d.body).unwrap();
+            peer = Some(zeromq::ZmqMessage::from(m.get(0).unwrap().clone()));
+        }
+        let peer = peer.unwrap();
+        let reply = |r: &ReplyBody| protocol::encode_reply(r).unwrap();
+        let answers = [
+            protocol::message(Some(&peer), Kind::Ack, "k", Vec::new()),
+            protocol::message(Some(&peer), Kind::Reply, "c", reply(&ReplyBody::Heartbeat)),
+            protocol::message(Some(&peer), Kind::Reply, "c", reply(&ReplyBody::Heartbeat)),
+            protocol::message(
+                Some(&peer),
+                Kind::Reply,
+                "c",
+                reply(&ReplyBody::Final(Ok(serde_json::json!({"r": [1, "two"]})))),
+            ),
+            protocol::message(Some(&peer), Kind::Nack, "x", b"busy".to_vec()),
+        ];
+        for a in answers {
+            router.send(a).await.unwrap();
+        }
+        // Read until the five answers came.
+        let mut stream = Vec::new();
+        let mut inbound = Inbound::new();
+        let mut got = Vec::new();
+        let waiters: Waiters = Arc::default();
+        let call = Arc::new(Waiter::new(true));
+        let cast = Arc::new(Waiter::new(false));
+        lock(&waiters).insert("c".into(), call.clone());
+        lock(&waiters).insert("k".into(), cast.clone());
+        while got.len() < 5 {
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(n > 0, "the ROUTER closed");
+            stream.extend_from_slice(&chunk[..n]);
+            inbound.buf().extend_from_slice(&chunk[..n]);
+            if inbound.handshake().unwrap() {
+                inbound
+                    .messages(|frames| {
+                        got.push(protocol::decode(frames.iter().copied()).unwrap().kind);
+                        dispatch(&waiters, frames);
+                    })
+                    .unwrap();
+            }
+        }
+        assert_eq!(
+            got,
+            [Kind::Ack, Kind::Reply, Kind::Reply, Kind::Reply, Kind::Nack]
+        );
+        assert!(matches!(cast.answer().await, Some(Answer::Ack)));
+        assert!(matches!(call.answer().await, Some(Answer::Ack)));
+        // The second heartbeat behind the first adds nothing.
+        assert!(matches!(call.reply().await, Some(ReplyBody::Heartbeat)));
+        assert!(matches!(call.reply().await, Some(ReplyBody::Final(Ok(v))) if v["r"][1] == "two"));
+        assert!(lock(&call.state).replies.is_empty());
+        assert!(lock(&waiters).is_empty(), "answered waiters are forgotten");
+
+        let Some(dir) = std::env::var_os("OSLO_FUZZ_SEEDS_DIR") else {
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ready_end = 64 + protocol::frame_at(&stream[64..]).unwrap().unwrap().2;
+        let (handshake, after) = stream.split_at(ready_end);
+        let answers = message_spans(after);
+        let seed = |name: &str, read: u8, parts: &[&[u8]]| {
+            let mut bytes = vec![read];
+            for p in parts {
+                bytes.extend_from_slice(p);
+            }
+            std::fs::write(dir.join(name), bytes).unwrap();
+        };
+        seed("handshake", 255, &[handshake]);
+        seed("handshake_bytewise", 0, &[handshake]);
+        seed("ack", 255, &[handshake, answers[0]]);
+        seed(
+            "call_replies_split",
+            4,
+            &[handshake, answers[1], answers[2], answers[3]],
+        );
+        seed("nack", 255, &[handshake, answers[4]]);
+        seed("all_merged", 255, &[&stream]);
+        seed("all_split", 6, &[&stream]);
+        // What a client writes, read as messages (the server side's decoding runs on each).
+        seed("requests", 255, &[handshake, &requests]);
     }
 }

@@ -20,6 +20,8 @@
 //! 64), `max_pending` (default 1000), `notification_ttl` (s, default 300).
 
 mod client;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub(crate) mod matchmaker;
 mod protocol;
 mod server;

@@ -131,8 +131,12 @@ pub(crate) const FLAG_MORE: u8 = 0x01;
 pub(crate) const FLAG_LONG: u8 = 0x02;
 pub(crate) const FLAG_COMMAND: u8 = 0x04;
 
-/// The largest frame a connection takes from a peer (a longer one breaks the connection).
+/// The largest message a client takes from a server: its frames' bodies together (a longer one breaks
+/// the connection, as soon as its frame headers announce it).
 pub(crate) const MAX_FRAME: usize = 1 << 30;
+
+/// The largest command frame (greeting's READY, a PING) a client takes: they carry a few properties.
+pub(crate) const MAX_COMMAND: usize = 1 << 16;
 
 /// Writes a ZMTP frame header (flags and length) for a frame of `len` bytes.
 pub(crate) fn put_frame_header(out: &mut Vec<u8>, len: usize, more: bool) {
@@ -146,9 +150,10 @@ pub(crate) fn put_frame_header(out: &mut Vec<u8>, len: usize, more: bool) {
     }
 }
 
-/// The frame at the start of `buf`: its flags, where its body starts and ends; `None` until it is all
-/// there. An error for a frame longer than [`MAX_FRAME`].
-pub(crate) fn frame_at(buf: &[u8]) -> Result<Option<(u8, usize, usize)>> {
+/// The header of the frame at the start of `buf`: its flags, where its body starts and the length it
+/// announces (the body may not be all there yet); `None` until the header is. An error for a frame
+/// longer than [`MAX_FRAME`], or a command longer than [`MAX_COMMAND`].
+pub(crate) fn frame_header(buf: &[u8]) -> Result<Option<(u8, usize, usize)>> {
     let Some(&flags) = buf.first() else {
         return Ok(None);
     };
@@ -166,11 +171,25 @@ pub(crate) fn frame_at(buf: &[u8]) -> Result<Option<(u8, usize, usize)>> {
         };
         (2, usize::from(n))
     };
-    if len > MAX_FRAME {
+    let max = if flags & FLAG_COMMAND != 0 {
+        MAX_COMMAND
+    } else {
+        MAX_FRAME
+    };
+    if len > max {
         return Err(Error::Malformed(format!(
-            "zmq frame of {len} bytes, more than {MAX_FRAME}"
+            "zmq frame of {len} bytes, more than {max}"
         )));
     }
+    Ok(Some((flags, start, len)))
+}
+
+/// The frame at the start of `buf`: its flags, where its body starts and ends; `None` until it is all
+/// there. The errors of [`frame_header`].
+pub(crate) fn frame_at(buf: &[u8]) -> Result<Option<(u8, usize, usize)>> {
+    let Some((flags, start, len)) = frame_header(buf)? else {
+        return Ok(None);
+    };
     if buf.len() - start < len {
         return Ok(None);
     }

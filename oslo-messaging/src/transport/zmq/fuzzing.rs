@@ -1,0 +1,162 @@
+//! Not part of the API: the zmq transport's parsing of what a peer sends, run on arbitrary bytes by
+//! the fuzz target `messaging_zmq_frames` (in `fuzz/`), through the hidden `oslo_messaging::fuzzing`
+//! module. Built only with the `fuzzing` feature (off by default); it may change at any time.
+//!
+//! The functions run the transport's own code ([`Inbound`], `dispatch`, `decode`, the request and
+//! reply readers) without a socket: a copy would let the real one go unfuzzed.
+
+use std::sync::Arc;
+
+use super::client::{Inbound, Waiter, Waiters, dispatch};
+use super::protocol::{self, Kind, RequestBody, RequestRef};
+use crate::wire::ReplyBody;
+
+/// The message id of the call a fuzzed client waits on (it wants replies).
+pub const CALL_ID: &str = "c";
+/// The message id of the cast a fuzzed client waits on (an ACK or a NACK).
+pub const CAST_ID: &str = "k";
+
+/// What a client made of a server's bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ClientRead {
+    /// The greeting and READY were taken.
+    pub handshake: bool,
+    /// The connection broke on what came (else it waits for more).
+    pub failed: bool,
+    /// The messages handed out, as their frames.
+    pub messages: Vec<Vec<Vec<u8>>>,
+    /// What the waiters of [`CALL_ID`] and [`CAST_ID`] hold afterwards.
+    pub waiters: [String; 2],
+    /// The largest the read buffer's capacity was (bytes).
+    pub max_capacity: usize,
+}
+
+/// Reads `reads` (a server's bytes, as the successive reads of a socket) as a client connection does:
+/// the greeting and READY, then the messages, each handed to the waiters of a call [`CALL_ID`] and a
+/// cast [`CAST_ID`]; stops at the first error, as the connection does.
+pub fn client_reads<'a>(reads: impl IntoIterator<Item = &'a [u8]>) -> ClientRead {
+    let waiters: Waiters = Arc::default();
+    let call = Arc::new(Waiter::new(true));
+    let cast = Arc::new(Waiter::new(false));
+    {
+        let mut w = waiters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        w.insert(CALL_ID.to_owned(), call.clone());
+        w.insert(CAST_ID.to_owned(), cast.clone());
+    }
+    let mut inbound = Inbound::new();
+    let mut out = ClientRead {
+        handshake: false,
+        failed: false,
+        messages: Vec::new(),
+        waiters: Default::default(),
+        max_capacity: inbound.capacity(),
+    };
+    for read in reads {
+        inbound.buf().extend_from_slice(read);
+        out.max_capacity = out.max_capacity.max(inbound.capacity());
+        let step = inbound.handshake().and_then(|done| {
+            out.handshake = done;
+            inbound.messages(|frames| {
+                out.messages
+                    .push(frames.iter().map(|f| f.to_vec()).collect());
+                dispatch(&waiters, frames);
+            })
+        });
+        if step.is_err() {
+            out.failed = true;
+            break;
+        }
+    }
+    out.waiters = [call.describe(), cast.describe()];
+    out
+}
+
+/// What the server side made of a message's frames (after the ROUTER's identity frame).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ServerRead {
+    /// The header frame was read: a message type and id.
+    pub header: bool,
+    /// It is a request or notification whose body was read.
+    pub request: bool,
+    /// The request, written again as a client does and read back, has the same fields.
+    pub same_again: bool,
+}
+
+/// Reads `frames` as the server's receiving task does: the header, then a request's body; a request
+/// read is written again and read back.
+pub fn server_reads(frames: &[&[u8]]) -> ServerRead {
+    let mut out = ServerRead {
+        header: false,
+        request: false,
+        same_again: false,
+    };
+    let Ok(d) = protocol::decode(frames.iter().copied()) else {
+        return out;
+    };
+    out.header = true;
+    if !matches!(
+        d.kind,
+        Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify
+    ) {
+        return out;
+    }
+    let Ok(body) = RequestBody::decode(d.body) else {
+        return out;
+    };
+    out.request = true;
+    out.same_again = write_and_read_again(d.kind, d.msg_id, &body);
+    out
+}
+
+fn write_and_read_again(kind: Kind, msg_id: &str, body: &RequestBody<'_>) -> bool {
+    let again = RequestRef {
+        exchange: &body.exchange,
+        topic: &body.topic,
+        server: body.server.as_deref(),
+        pool: body.pool.as_deref(),
+        timeout: body.timeout,
+        ctxt: &body.ctxt,
+        message: &body.message,
+    };
+    let Ok(wire) = again.to_wire(kind, msg_id) else {
+        return false;
+    };
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while let Ok(Some((_, start, end))) = protocol::frame_at(wire.get(at..).unwrap_or_default()) {
+        frames.push(wire.get(at + start..at + end).unwrap_or_default());
+        at += end;
+    }
+    let Ok(d) = protocol::decode(frames.into_iter()) else {
+        return false;
+    };
+    let Ok(b) = RequestBody::decode(d.body) else {
+        return false;
+    };
+    at == wire.len()
+        && (d.kind, d.msg_id) == (kind, msg_id)
+        && (b.exchange, b.topic, b.server, b.pool)
+            == (
+                body.exchange.clone(),
+                body.topic.clone(),
+                body.server.clone(),
+                body.pool.clone(),
+            )
+        && b.timeout.map(f64::to_bits) == body.timeout.map(f64::to_bits)
+        && (b.ctxt, b.message) == (body.ctxt.clone(), body.message.clone())
+}
+
+/// Reads a reply body as a client does: `None` when it is none; else whether it reads back the same
+/// once written again (the first reading normalises what a peer may write in several ways).
+pub fn reply_reads(body: &[u8]) -> Option<bool> {
+    let first: ReplyBody = protocol::decode_reply(body).ok()?;
+    let Ok(wire) = protocol::encode_reply(&first) else {
+        return Some(false);
+    };
+    let Ok(second) = protocol::decode_reply(&wire) else {
+        return Some(false);
+    };
+    Some(protocol::encode_reply(&second).is_ok_and(|again| again == wire))
+}
