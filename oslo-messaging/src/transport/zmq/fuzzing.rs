@@ -160,3 +160,78 @@ pub fn reply_reads(body: &[u8]) -> Option<bool> {
     };
     Some(protocol::encode_reply(&second).is_ok_and(|again| again == wire))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fuzz target's checks are reached: a handshake, messages handed to the waiters, a request
+    /// and a reply read back the same.
+    #[test]
+    fn the_checks_are_reached_on_real_bytes() {
+        let mut stream = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
+        stream.extend_from_slice(b"NULL");
+        stream.resize(64, 0);
+        let ready = b"\x05READY\x0bSocket-Type\x00\x00\x00\x06ROUTER";
+        protocol::put_frame_header(&mut stream, ready.len(), false);
+        stream[64] |= super::super::protocol::FLAG_COMMAND;
+        stream.extend_from_slice(ready);
+        let reply = protocol::encode_reply(&ReplyBody::Final(Ok(serde_json::json!([1])))).unwrap();
+        for (frame, more) in [(&b"2.06k"[..], false), (b"2.05c", true), (&reply, false)] {
+            protocol::put_frame_header(&mut stream, frame.len(), more);
+            stream.extend_from_slice(frame);
+        }
+        let whole = client_reads([&stream[..]]);
+        assert!(whole.handshake && !whole.failed);
+        assert_eq!(whole.messages.len(), 2);
+        assert!(
+            whole.waiters[0].contains("Final(Ok(Array [Number(1)]))"),
+            "{:?}",
+            whole.waiters
+        );
+        assert!(
+            whole.waiters[1].contains("answer: Some(Ack)"),
+            "{:?}",
+            whole.waiters
+        );
+        // The same read three bytes at a time (the buffer's growth aside).
+        let pieces = client_reads(stream.chunks(3));
+        assert_eq!(
+            ClientRead {
+                max_capacity: 0,
+                ..pieces
+            },
+            ClientRead {
+                max_capacity: 0,
+                ..whole
+            }
+        );
+        assert_eq!(reply_reads(&reply), Some(true));
+
+        let (ctxt, message) = (serde_json::Map::new(), serde_json::json!({"method": "m"}));
+        let wire = RequestRef {
+            exchange: "ex",
+            topic: "t",
+            server: None,
+            pool: Some("p"),
+            timeout: Some(0.1),
+            ctxt: &ctxt,
+            message: message.as_object().unwrap(),
+        }
+        .to_wire(Kind::Notify, "n")
+        .unwrap();
+        let mut frames = Vec::new();
+        let mut at = 0;
+        while let Some((_, start, end)) = protocol::frame_at(&wire[at..]).unwrap() {
+            frames.push(&wire[at + start..at + end]);
+            at += end;
+        }
+        let read = server_reads(&frames);
+        assert_eq!(
+            (read.header, read.request, read.same_again),
+            (true, true, true)
+        );
+        assert!(!server_reads(&[b"2.06n"]).request);
+        assert!(!server_reads(&[b"1.01n", b"{}"]).header);
+    }
+}
