@@ -22,7 +22,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::FastHasher;
-use super::protocol::{self, FLAG_COMMAND, FLAG_MORE, Kind};
+use super::protocol::{self, Kind};
+use super::zmtp::{self, Inbound, SocketType};
 use crate::wire::ReplyBody;
 use crate::{Error, Result};
 
@@ -136,235 +137,6 @@ impl Drop for Conn {
     }
 }
 
-/// Our ZMTP 3.0 greeting: the signature, version 3.0, the NULL mechanism, not a server.
-fn greeting() -> [u8; 64] {
-    let mut g = [0u8; 64];
-    g[0] = 0xff;
-    g[9] = 0x7f;
-    g[10] = 3;
-    g[12..16].copy_from_slice(b"NULL");
-    g
-}
-
-/// The READY command of a DEALER (`Socket-Type` only: the ROUTER gives the connection an identity).
-fn ready() -> Vec<u8> {
-    let mut body = vec![5];
-    body.extend_from_slice(b"READY");
-    body.push(11);
-    body.extend_from_slice(b"Socket-Type");
-    body.extend_from_slice(&6u32.to_be_bytes());
-    body.extend_from_slice(b"DEALER");
-    let mut out = vec![FLAG_COMMAND, body.len() as u8];
-    out.extend_from_slice(&body);
-    out
-}
-
-/// Whether a READY command body comes from a ROUTER (the only socket type a DEALER talks to here).
-fn ready_from_router(body: &[u8]) -> bool {
-    let Some(rest) = body.strip_prefix(b"\x05READY") else {
-        return false;
-    };
-    let mut rest = rest;
-    while let Some((&n, r)) = rest.split_first() {
-        let Some((name, r)) = r.split_at_checked(usize::from(n)) else {
-            return false;
-        };
-        let Some((len, r)) = r.split_at_checked(4) else {
-            return false;
-        };
-        let mut l = [0u8; 4];
-        l.copy_from_slice(len);
-        let Some((value, r)) = r.split_at_checked(u32::from_be_bytes(l) as usize) else {
-            return false;
-        };
-        if name.eq_ignore_ascii_case(b"Socket-Type") {
-            return value == b"ROUTER";
-        }
-        rest = r;
-    }
-    false
-}
-
-/// Whether the first bytes of `buf` are a ZMTP 3 greeting with the NULL mechanism: `Ok(true)` once its
-/// 64 bytes are there, `Ok(false)` while they may still be; an error as soon as they cannot be (a peer
-/// speaking something else is refused at its first bytes, not at the time limit).
-fn check_greeting(buf: &[u8]) -> Result<bool> {
-    if buf.first().is_some_and(|b| *b != 0xff) || buf.get(9).is_some_and(|b| *b != 0x7f) {
-        return Err(not_router("no ZMTP greeting"));
-    }
-    let Some(g) = buf.get(..64) else {
-        return Ok(false);
-    };
-    if g.get(10).is_none_or(|v| *v < 3) {
-        return Err(not_router("no ZMTP 3 greeting"));
-    }
-    if g.get(12..32)
-        .is_none_or(|m| !m.starts_with(b"NULL") || m.iter().skip(4).any(|b| *b != 0))
-    {
-        return Err(not_router("a security mechanism other than NULL"));
-    }
-    Ok(true)
-}
-
-fn not_router(what: &str) -> Error {
-    Error::Connection {
-        reason: format!("not a ZeroMQ ROUTER: {what}"),
-    }
-}
-
-/// Room made for each read from the socket.
-const READ_CHUNK: usize = 8192;
-
-/// A buffer this large with little in it is given back (after a large message).
-const SHRINK_ABOVE: usize = 1 << 20;
-
-/// How far a connection's handshake came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Greeting,
-    Ready,
-    Messages,
-}
-
-/// What a client makes of the bytes a server sends, apart from the socket: the ZMTP greeting, the
-/// READY command, then messages of one or two frames. The connection reads into [`Inbound::buf`] and
-/// calls [`Inbound::handshake`], then [`Inbound::messages`]; the fuzz target does the same with
-/// arbitrary bytes. Nothing is allocated from a length a peer announces: the buffer holds the bytes
-/// that came, at most one incomplete message (of at most [`MAX_FRAME`](protocol::MAX_FRAME) bytes,
-/// refused as soon as its frame headers announce more) behind the complete ones of the last read.
-#[derive(Debug)]
-pub(crate) struct Inbound {
-    buf: Vec<u8>,
-    stage: Stage,
-}
-
-impl Inbound {
-    pub(crate) fn new() -> Inbound {
-        Inbound {
-            buf: Vec::with_capacity(READ_CHUNK),
-            stage: Stage::Greeting,
-        }
-    }
-
-    /// The buffer to append the next read to, with room for one.
-    pub(crate) fn buf(&mut self) -> &mut Vec<u8> {
-        self.buf.reserve(READ_CHUNK);
-        &mut self.buf
-    }
-
-    /// The buffer's capacity (what it holds in memory).
-    #[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
-    pub(crate) fn capacity(&self) -> usize {
-        self.buf.capacity()
-    }
-
-    /// What the handshake waits for.
-    fn waiting_for(&self) -> &'static str {
-        match self.stage {
-            Stage::Greeting => "the greeting",
-            Stage::Ready => "READY",
-            Stage::Messages => "a message",
-        }
-    }
-
-    /// Takes the greeting and the READY command as far as the bytes buffered go: `true` once both
-    /// came (what follows them stays buffered), `false` while more bytes are needed. An error for a
-    /// peer that is not a ZMTP 3 ROUTER with the NULL mechanism.
-    pub(crate) fn handshake(&mut self) -> Result<bool> {
-        if self.stage == Stage::Greeting {
-            if !check_greeting(&self.buf)? {
-                return Ok(false);
-            }
-            self.buf.drain(..64);
-            self.stage = Stage::Ready;
-        }
-        if self.stage == Stage::Ready {
-            let Some((flags, start, end)) = protocol::frame_at(&self.buf)? else {
-                return Ok(false);
-            };
-            if flags & FLAG_COMMAND == 0
-                || !ready_from_router(self.buf.get(start..end).unwrap_or_default())
-            {
-                return Err(not_router("no READY from a ROUTER"));
-            }
-            self.buf.drain(..end);
-            self.stage = Stage::Messages;
-        }
-        Ok(true)
-    }
-
-    /// Hands each complete message buffered (its frames) to `each`, keeping what follows them; nothing
-    /// before the handshake is done. An error, after which the connection cannot go on, for a frame
-    /// or a message larger than [`MAX_FRAME`](protocol::MAX_FRAME), a command larger than
-    /// [`MAX_COMMAND`](protocol::MAX_COMMAND) or a message of more than two frames.
-    pub(crate) fn messages(&mut self, mut each: impl FnMut(&[&[u8]])) -> Result<()> {
-        if self.stage != Stage::Messages {
-            return Ok(());
-        }
-        let used = split_messages(&self.buf, &mut each)?;
-        self.buf.drain(..used);
-        // A large message gone, its room is given back rather than kept for the connection's life.
-        if self.buf.capacity() > SHRINK_ABOVE && self.buf.len() < self.buf.capacity() / 4 {
-            self.buf.shrink_to(self.buf.len().max(READ_CHUNK));
-        }
-        Ok(())
-    }
-}
-
-/// Hands the complete messages at the start of `buf` to `each`, their frames' bodies in order, and
-/// says how many bytes they took (commands between messages, a ZMTP 3.1 PING say, are skipped); what
-/// follows is the start of a message not all there yet. A message is refused as soon as a frame
-/// header shows it too large or longer than two frames, before its bytes come.
-fn split_messages(buf: &[u8], each: &mut impl FnMut(&[&[u8]])) -> Result<usize> {
-    let malformed = |what: String| Error::Malformed(format!("zmq message: {what}"));
-    // The end of the last complete message, where the next one starts.
-    let mut used = 0;
-    let mut at = 0;
-    let mut frames: [&[u8]; 2] = [&[], &[]];
-    let mut count = 0;
-    // The bodies of the message's frames so far, announced.
-    let mut size = 0usize;
-    loop {
-        let rest = buf.get(at..).unwrap_or_default();
-        let Some((flags, start, len)) = protocol::frame_header(rest)? else {
-            return Ok(used);
-        };
-        if flags & FLAG_COMMAND == 0 {
-            if count + 1 >= frames.len() && flags & FLAG_MORE != 0 {
-                return Err(malformed("more than two frames".into()));
-            }
-            size = size.saturating_add(len);
-            if size > protocol::MAX_FRAME {
-                return Err(malformed(format!(
-                    "{size} bytes or more, more than {}",
-                    protocol::MAX_FRAME
-                )));
-            }
-        }
-        let Some(body) = rest.get(start..start + len) else {
-            return Ok(used);
-        };
-        at += start + len;
-        if flags & FLAG_COMMAND != 0 {
-            // Commands carry nothing for us.
-            if count == 0 {
-                used = at;
-            }
-            continue;
-        }
-        if let Some(slot) = frames.get_mut(count) {
-            *slot = body;
-        }
-        count += 1;
-        if flags & FLAG_MORE == 0 {
-            each(frames.get(..count).unwrap_or_default());
-            count = 0;
-            size = 0;
-            used = at;
-        }
-    }
-}
-
 /// Reads more bytes into `inbound`; false at the end of the stream.
 async fn fill(rd: &mut OwnedReadHalf, inbound: &mut Inbound) -> std::io::Result<bool> {
     Ok(rd.read_buf(inbound.buf()).await? > 0)
@@ -379,15 +151,15 @@ async fn handshake(
     let io = |e: std::io::Error| Error::Connection {
         reason: e.to_string(),
     };
-    let mut hello = greeting().to_vec();
-    hello.extend_from_slice(&ready());
-    wr.write_all(&hello).await.map_err(io)?;
+    wr.write_all(&zmtp::hello(SocketType::Dealer))
+        .await
+        .map_err(io)?;
     while !inbound.handshake()? {
         if !fill(rd, inbound).await.map_err(io)? {
-            return Err(not_router(&format!(
-                "the connection closed before {}",
-                inbound.waiting_for()
-            )));
+            return Err(zmtp::not_a(
+                SocketType::Router,
+                &format!("the connection closed before {}", inbound.waiting_for()),
+            ));
         }
     }
     Ok(())
@@ -406,7 +178,7 @@ impl Conn {
         };
         stream.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
         let (mut rd, mut wr) = stream.into_split();
-        let mut inbound = Inbound::new();
+        let mut inbound = Inbound::new(SocketType::Router);
         match tokio::time::timeout(limit, handshake(&mut rd, &mut wr, &mut inbound)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(fail(e.to_string())),
@@ -598,6 +370,16 @@ pub(crate) fn dispatch(waiters: &Waiters, frames: &[&[u8]]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::zmq::protocol::{FLAG_COMMAND, FLAG_MORE};
+    use crate::transport::zmq::zmtp::{READ_CHUNK, greeting, ready_from};
+
+    fn ready() -> Vec<u8> {
+        zmtp::ready(SocketType::Dealer)
+    }
+
+    fn ready_from_router(body: &[u8]) -> bool {
+        ready_from(body, SocketType::Router)
+    }
 
     #[test]
     fn ready_is_a_dealers_and_only_a_routers_is_taken() {
@@ -638,7 +420,7 @@ mod tests {
 
     /// An [`Inbound`] past the handshake, given `bytes` to read; the messages it hands out, or its error.
     fn read_after_handshake(inbound: &mut Inbound, bytes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>> {
-        if inbound.stage == Stage::Greeting {
+        if !inbound.greeted() {
             inbound.buf().extend_from_slice(&router_hello());
             assert!(inbound.handshake().unwrap());
         }
@@ -660,7 +442,7 @@ mod tests {
     #[test]
     fn lengths_announced_reserve_nothing_and_past_the_caps_break_at_the_header() {
         let max = protocol::MAX_FRAME as u64;
-        let mut inbound = Inbound::new();
+        let mut inbound = Inbound::new(SocketType::Router);
         let mut start = long_header(0, max);
         start.extend_from_slice(b"2.06k");
         assert!(
@@ -679,7 +461,7 @@ mod tests {
             // A second frame that says more follow.
             frames(&[(b"2.05c", FLAG_MORE), (b"{}", FLAG_MORE)]),
         ] {
-            let mut inbound = Inbound::new();
+            let mut inbound = Inbound::new(SocketType::Router);
             let e = read_after_handshake(&mut inbound, &bad).unwrap_err();
             assert!(matches!(e, Error::Malformed(_)), "{bad:?}: {e}");
         }
@@ -688,7 +470,7 @@ mod tests {
             [frames(&[(b"2.05c", FLAG_MORE)]), long_header(0, max - 5)].concat(),
             long_header(FLAG_COMMAND, protocol::MAX_COMMAND as u64),
         ] {
-            let mut inbound = Inbound::new();
+            let mut inbound = Inbound::new(SocketType::Router);
             assert!(
                 read_after_handshake(&mut inbound, &fine)
                     .unwrap()
@@ -700,7 +482,7 @@ mod tests {
     /// A large message read, the buffer gives its room back.
     #[test]
     fn the_room_of_a_large_message_is_given_back() {
-        let mut inbound = Inbound::new();
+        let mut inbound = Inbound::new(SocketType::Router);
         let body = vec![b' '; 4 << 20];
         let mut wire = frames(&[(b"2.05c", FLAG_MORE)]);
         protocol::put_frame_header(&mut wire, body.len(), false);
@@ -840,8 +622,19 @@ mod tests {
         out
     }
 
+    /// The frames of `wire` behind the ROUTER identity `peer`, for a real `zeromq` ROUTER to send.
+    fn to_zmq(peer: &[u8], wire: &[u8]) -> zeromq::ZmqMessage {
+        let mut m = zeromq::ZmqMessage::from(peer.to_vec());
+        let mut at = 0;
+        while let Some((_, start, end)) = protocol::frame_at(&wire[at..]).unwrap() {
+            m.push_back(wire[at + start..at + end].to_vec().into());
+            at += end;
+        }
+        m
+    }
+
     /// What a real `zeromq` ROUTER sends a DEALER: its greeting and READY, then the answers our server
-    /// writes (`protocol::message`) to the requests our client writes (`RequestRef::to_wire`), read back
+    /// writes (`protocol::answer`) to the requests our client writes (`RequestRef::to_wire`), read back
     /// through [`Inbound`] and `dispatch`. With `OSLO_FUZZ_SEEDS_DIR` set, the bytes are written there
     /// as the seeds of the fuzz target `messaging_zmq_frames` (a first byte, the read size less one,
     /// then the stream).
@@ -885,28 +678,36 @@ mod tests {
             let d = protocol::decode(frames.into_iter()).unwrap();
             assert_eq!(d.kind, want);
             protocol::RequestBody::decode(d.body).unwrap();
-            peer = Some(zeromq::ZmqMessage::from(m.get(0).unwrap().clone()));
+            peer = Some(m.get(0).unwrap().to_vec());
         }
         let peer = peer.unwrap();
         let reply = |r: &ReplyBody| protocol::encode_reply(r).unwrap();
         let answers = [
-            protocol::message(Some(&peer), Kind::Ack, "k", Vec::new()),
-            protocol::message(Some(&peer), Kind::Reply, "c", reply(&ReplyBody::Heartbeat)),
-            protocol::message(Some(&peer), Kind::Reply, "c", reply(&ReplyBody::Heartbeat)),
-            protocol::message(
-                Some(&peer),
-                Kind::Reply,
-                "c",
-                reply(&ReplyBody::Final(Ok(serde_json::json!({"r": [1, "two"]})))),
+            to_zmq(&peer, &protocol::answer(Kind::Ack, "k", b"")),
+            to_zmq(
+                &peer,
+                &protocol::answer(Kind::Reply, "c", &reply(&ReplyBody::Heartbeat)),
             ),
-            protocol::message(Some(&peer), Kind::Nack, "x", b"busy".to_vec()),
+            to_zmq(
+                &peer,
+                &protocol::answer(Kind::Reply, "c", &reply(&ReplyBody::Heartbeat)),
+            ),
+            to_zmq(
+                &peer,
+                &protocol::answer(
+                    Kind::Reply,
+                    "c",
+                    &reply(&ReplyBody::Final(Ok(serde_json::json!({"r": [1, "two"]})))),
+                ),
+            ),
+            to_zmq(&peer, &protocol::answer(Kind::Nack, "x", b"busy")),
         ];
         for a in answers {
             router.send(a).await.unwrap();
         }
         // Read until the five answers came.
         let mut stream = Vec::new();
-        let mut inbound = Inbound::new();
+        let mut inbound = Inbound::new(SocketType::Router);
         let mut got = Vec::new();
         let waiters: Waiters = Arc::default();
         let call = Arc::new(Waiter::new(true));

@@ -1,5 +1,6 @@
 //! Not part of the API: the zmq transport's parsing of what a peer sends, run on arbitrary bytes by
-//! the fuzz target `messaging_zmq_frames` (in `fuzz/`), through the hidden `oslo_messaging::fuzzing`
+//! the fuzz targets `messaging_zmq_frames` (a server's bytes, as a client reads them) and
+//! `messaging_zmq_server` (a client's bytes, as the server reads them) in `fuzz/`, through the hidden `oslo_messaging::fuzzing`
 //! module. Built only with the `fuzzing` feature (off by default); it may change at any time.
 //!
 //! The functions run the transport's own code ([`Inbound`], `dispatch`, `decode`, the request and
@@ -7,8 +8,10 @@
 
 use std::sync::Arc;
 
-use super::client::{Inbound, Waiter, Waiters, dispatch};
+use super::client::{Waiter, Waiters, dispatch};
 use super::protocol::{self, Kind, RequestBody, RequestRef};
+use super::server::{Parsed, parse};
+use super::zmtp::{Inbound, SocketType};
 use crate::wire::ReplyBody;
 
 /// The message id of the call a fuzzed client waits on (it wants replies).
@@ -45,7 +48,7 @@ pub fn client_reads<'a>(reads: impl IntoIterator<Item = &'a [u8]>) -> ClientRead
         w.insert(CALL_ID.to_owned(), call.clone());
         w.insert(CAST_ID.to_owned(), cast.clone());
     }
-    let mut inbound = Inbound::new();
+    let mut inbound = Inbound::new(SocketType::Router);
     let mut out = ClientRead {
         handshake: false,
         failed: false,
@@ -84,29 +87,67 @@ pub struct ServerRead {
     pub same_again: bool,
 }
 
-/// Reads `frames` as the server's receiving task does: the header, then a request's body; a request
-/// read is written again and read back.
+/// Reads `frames` as the server's connections do (its `parse`): the header, then a request's body; a
+/// request read is written again and read back.
 pub fn server_reads(frames: &[&[u8]]) -> ServerRead {
     let mut out = ServerRead {
         header: false,
         request: false,
         same_again: false,
     };
-    let Ok(d) = protocol::decode(frames.iter().copied()) else {
-        return out;
-    };
-    out.header = true;
-    if !matches!(
-        d.kind,
-        Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify
-    ) {
-        return out;
+    match parse(frames) {
+        Parsed::Request(kind, msg_id, body) => {
+            out.header = true;
+            out.request = true;
+            out.same_again = write_and_read_again(kind, msg_id, &body);
+        }
+        Parsed::Malformed(..) | Parsed::Ignored(None) => out.header = true,
+        Parsed::Ignored(Some(_)) => {}
     }
-    let Ok(body) = RequestBody::decode(d.body) else {
-        return out;
+    out
+}
+
+/// What the server made of a client's bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ServerStream {
+    /// The greeting and READY (of a DEALER) were taken.
+    pub handshake: bool,
+    /// The connection was closed on what came (else it waits for more).
+    pub failed: bool,
+    /// The messages split out, as their frames, with what the server made of each.
+    pub messages: Vec<(Vec<Vec<u8>>, ServerRead)>,
+    /// The largest the read buffer's capacity was (bytes).
+    pub max_capacity: usize,
+}
+
+/// Reads `reads` (a client's bytes, as the successive reads of a socket) as a server connection does:
+/// the greeting and a DEALER's READY, then the messages, each read as the server reads a request;
+/// stops at the first error, as the connection does (it is closed).
+pub fn server_stream<'a>(reads: impl IntoIterator<Item = &'a [u8]>) -> ServerStream {
+    let mut inbound = Inbound::new(SocketType::Dealer);
+    let mut out = ServerStream {
+        handshake: false,
+        failed: false,
+        messages: Vec::new(),
+        max_capacity: inbound.capacity(),
     };
-    out.request = true;
-    out.same_again = write_and_read_again(d.kind, d.msg_id, &body);
+    for read in reads {
+        inbound.buf().extend_from_slice(read);
+        out.max_capacity = out.max_capacity.max(inbound.capacity());
+        let step = inbound.handshake().and_then(|done| {
+            out.handshake = done;
+            inbound.messages(|frames| {
+                out.messages.push((
+                    frames.iter().map(|f| f.to_vec()).collect(),
+                    server_reads(frames),
+                ));
+            })
+        });
+        if step.is_err() {
+            out.failed = true;
+            break;
+        }
+    }
     out
 }
 

@@ -1,4 +1,5 @@
-//! `zmq://`: a brokerless transport on ZeroMQ (the pure-Rust `zeromq` crate, on tokio).
+//! `zmq://`: a brokerless transport on ZeroMQ's wire protocol (ZMTP 3.0, the NULL mechanism, spoken by
+//! the `zmtp` module on tokio TCP streams).
 //!
 //! Every transport that serves something binds one ROUTER socket on the configured address and announces
 //! it to a [matchmaker](matchmaker) under `topic` and `topic.server` (notification listeners under
@@ -25,6 +26,7 @@ pub mod fuzzing;
 pub(crate) mod matchmaker;
 mod protocol;
 mod server;
+mod zmtp;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;

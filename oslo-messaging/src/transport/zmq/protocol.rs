@@ -6,13 +6,12 @@
 //! them stands for the ACK when it comes soon (see the server side).
 //!
 //! (Version 1.0 was the old driver's `['', '1.0', <type>, <message id>, <body>]`: five frames where two
-//! do, and every frame costs the `zeromq` crate a decode step, a buffer split and a queue slot.)
+//! do.)
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use zeromq::ZmqMessage;
 
 use crate::wire::ReplyBody;
 use crate::{Error, RemoteError, Result};
@@ -131,11 +130,11 @@ pub(crate) const FLAG_MORE: u8 = 0x01;
 pub(crate) const FLAG_LONG: u8 = 0x02;
 pub(crate) const FLAG_COMMAND: u8 = 0x04;
 
-/// The largest message a client takes from a server: its frames' bodies together (a longer one breaks
-/// the connection, as soon as its frame headers announce it).
+/// The largest message either end takes from its peer: its frames' bodies together (a longer one
+/// breaks that connection, as soon as its frame headers announce it).
 pub(crate) const MAX_FRAME: usize = 1 << 30;
 
-/// The largest command frame (greeting's READY, a PING) a client takes: they carry a few properties.
+/// The largest command frame (READY, a PING) either end takes: they carry a few properties.
 pub(crate) const MAX_COMMAND: usize = 1 << 16;
 
 /// Writes a ZMTP frame header (flags and length) for a frame of `len` bytes.
@@ -259,26 +258,22 @@ pub(crate) fn decode_reply(body: &[u8]) -> Result<ReplyBody> {
     })
 }
 
-/// Builds the multipart message `[peer,] header, body` (the peer: a ROUTER's identity frame, as the
-/// ROUTER received it; no body frame when the body is empty).
-pub(crate) fn message(
-    peer: Option<&ZmqMessage>,
-    kind: Kind,
-    msg_id: &str,
-    body: Vec<u8>,
-) -> ZmqMessage {
-    let mut frames = Vec::with_capacity(3);
-    if let Some(p) = peer.and_then(|p| p.get(0)) {
-        frames.push(p.clone());
-    }
-    let mut header = Vec::with_capacity(header_len(msg_id));
-    put_header(&mut header, kind, msg_id);
-    frames.push(header.into());
+/// Appends the answer `header, body` to `out` as ZMTP frames, as a ROUTER writes it to the connection
+/// of the peer it answers (no body frame when the body is empty).
+pub(crate) fn put_answer(out: &mut Vec<u8>, kind: Kind, msg_id: &str, body: &[u8]) {
+    put_frame_header(out, header_len(msg_id), !body.is_empty());
+    put_header(out, kind, msg_id);
     if !body.is_empty() {
-        frames.push(body.into());
+        put_frame_header(out, body.len(), false);
+        out.extend_from_slice(body);
     }
-    // Never empty: the header is always there.
-    ZmqMessage::try_from(frames).unwrap_or_else(|_| ZmqMessage::from(Vec::new()))
+}
+
+/// The answer `header, body` as ZMTP frames (see [`put_answer`]).
+pub(crate) fn answer(kind: Kind, msg_id: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 * 9 + header_len(msg_id) + body.len());
+    put_answer(&mut out, kind, msg_id, body);
+    out
 }
 
 /// A decoded frame list (without the ROUTER identity), borrowing the received frames.
@@ -313,14 +308,10 @@ pub(crate) fn decode<'a>(mut frames: impl Iterator<Item = &'a [u8]>) -> Result<D
 mod tests {
     use super::*;
 
-    fn frames_of(m: &ZmqMessage) -> Vec<&[u8]> {
-        m.iter().map(|b| &b[..]).collect()
-    }
-
     #[test]
     fn round_trip_and_garbage() {
-        let m = message(None, Kind::Call, "abc", b"{}".to_vec());
-        let f = frames_of(&m);
+        let m = answer(Kind::Call, "abc", b"{}");
+        let f: Vec<&[u8]> = frames_on_wire(&m).into_iter().map(|f| f.1).collect();
         let d = decode(f.iter().copied()).unwrap();
         assert_eq!((d.kind, d.msg_id, d.body), (Kind::Call, "abc", &b"{}"[..]));
         assert_eq!(f, [&b"2.01abc"[..], b"{}"]);
@@ -337,10 +328,9 @@ mod tests {
         for frames in bad {
             assert!(decode(frames.iter().copied()).is_err(), "{frames:?}");
         }
-        let peer = ZmqMessage::from(b"peer".to_vec());
-        let m = message(Some(&peer), Kind::Ack, "i", Vec::new());
-        assert_eq!(frames_of(&m), [&b"peer"[..], b"2.06i"]);
-        let d = decode(frames_of(&m).into_iter().skip(1)).unwrap();
+        let m = answer(Kind::Ack, "i", b"");
+        assert_eq!(frames_on_wire(&m), [(0, &b"2.06i"[..])]);
+        let d = decode(frames_on_wire(&m).into_iter().map(|f| f.1)).unwrap();
         assert_eq!((d.kind, d.msg_id, d.body), (Kind::Ack, "i", &b""[..]));
     }
 

@@ -1,5 +1,12 @@
-//! The receiving side: one ROUTER socket per transport, bound on the configured address, and the table
-//! of this process's consumers it hands messages to.
+//! The receiving side: one ROUTER per transport, a tokio TCP listener bound on the configured address
+//! that speaks ZMTP 3.0 (the NULL mechanism) itself, and the table of this process's consumers it hands
+//! messages to.
+//!
+//! Each connection is greeted as a ROUTER and must answer as a DEALER (anything else is closed); its
+//! bytes are read by the same [`Inbound`] as the client's, with the same limits (a frame header
+//! announcing a message over [`MAX_FRAME`](protocol::MAX_FRAME), or a third frame, closes that
+//! connection before its bytes come, and nothing is reserved from a length a peer announces). The
+//! answers go back on the connection the request came on.
 //!
 //! A request or notification is acknowledged (ACK) once a local consumer's bounded queue took it, and
 //! refused (NACK) when no consumer here serves its target or every queue is full, so the sender can try
@@ -8,19 +15,22 @@
 //! end of that delay otherwise. The receive loop never waits on a consumer.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
-use zeromq::prelude::*;
-use zeromq::{Endpoint, RouterRecvHalf, RouterSendHalf, RouterSocket, ZmqMessage};
 
 use super::protocol::{self, Kind, NACK_BUSY, NACK_NO_TARGET, RequestBody};
+use super::zmtp::{self, Inbound, READ_CHUNK, SocketType};
 use crate::transport::{Acker, BoxFuture, IncomingNotification, IncomingRequest, Replier};
 use crate::wire::ReplyBody;
 use crate::{Error, Result};
@@ -338,29 +348,86 @@ impl Drop for ZmqAcker {
     }
 }
 
-/// The send half of the ROUTER, shared by the receive loop and the repliers.
-#[derive(Clone)]
-pub(crate) struct Sender(RouterSendHalf);
-
-impl std::fmt::Debug for Sender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RouterSendHalf")
-    }
+/// The write side of one peer's connection, shared by its receive loop and the repliers of its calls.
+///
+/// Writers write the socket themselves, one whole message at a time, under a lock: what waits for a
+/// slow peer is bounded by the kernel's socket buffer and by the writers waiting (the receive loop of
+/// that connection, which then stops reading it, and the repliers of its calls in flight), never by a
+/// queue in memory. A write that does not finish within the time limit (the peer reads nothing) or
+/// fails closes the connection: the peer sees it break, and its callers fail rather than wait.
+#[derive(Debug)]
+pub(crate) struct Sender {
+    /// `None` once the connection is closed.
+    wr: tokio::sync::Mutex<Option<OwnedWriteHalf>>,
+    /// Tells the receive loop to stop reading: the connection is closed.
+    closed: Notify,
+    dead: AtomicBool,
 }
 
 impl Sender {
-    /// Sends `m` (which starts with the peer's identity frame) within `limit`.
-    async fn send(&self, m: ZmqMessage, limit: Duration) -> bool {
-        let mut s = self.0.clone();
-        matches!(tokio::time::timeout(limit, s.send(m)).await, Ok(Ok(())))
+    fn new(wr: OwnedWriteHalf) -> Sender {
+        Sender {
+            wr: tokio::sync::Mutex::new(Some(wr)),
+            closed: Notify::new(),
+            dead: AtomicBool::new(false),
+        }
+    }
+
+    /// Writes `wire` (whole messages) within `limit`; false when the connection is (now) closed.
+    async fn send(&self, wire: &[u8], limit: Duration) -> bool {
+        if self.dead.load(Ordering::SeqCst) {
+            return false;
+        }
+        let mut guard = match tokio::time::timeout(limit, self.wr.lock()).await {
+            Ok(g) => g,
+            Err(_) => {
+                self.close_soon();
+                return false;
+            }
+        };
+        let Some(wr) = guard.as_mut() else {
+            return false;
+        };
+        // A write cut short leaves part of a message on the stream: the connection is closed then.
+        match tokio::time::timeout(limit, wr.write_all(wire)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "zmq peer connection failed, closed");
+                *guard = None;
+                self.close_soon();
+                false
+            }
+            Err(_) => {
+                tracing::warn!(
+                    ?limit,
+                    "zmq peer reads nothing (its socket stayed full), connection closed"
+                );
+                *guard = None;
+                self.close_soon();
+                false
+            }
+        }
+    }
+
+    /// Marks the connection closed and stops its receive loop.
+    fn close_soon(&self) {
+        self.dead.store(true, Ordering::SeqCst);
+        self.closed.notify_one();
+    }
+
+    /// Closes the connection (after the receive loop ended).
+    async fn close(&self) {
+        self.dead.store(true, Ordering::SeqCst);
+        if let Some(mut wr) = self.wr.lock().await.take() {
+            let _ = wr.shutdown().await;
+        }
     }
 }
 
-/// Answers one call through the ROUTER, to the caller's connection.
+/// Answers one call on the connection of its caller.
 #[derive(Debug)]
 struct ZmqReplier {
-    sender: Sender,
-    peer: ZmqMessage,
+    sender: Arc<Sender>,
     msg_id: String,
     limit: Duration,
     /// Set by the first reply or by the ACK: whichever comes first tells the caller that this server
@@ -374,8 +441,8 @@ impl ZmqReplier {
         if self.confirmed.swap(true, Ordering::SeqCst) {
             return;
         }
-        let m = protocol::message(Some(&self.peer), Kind::Ack, &self.msg_id, Vec::new());
-        if !self.sender.send(m, self.limit).await {
+        let m = protocol::answer(Kind::Ack, &self.msg_id, b"");
+        if !self.sender.send(&m, self.limit).await {
             tracing::info!(msg_id = %self.msg_id, "could not acknowledge, the caller is gone");
         }
     }
@@ -386,8 +453,8 @@ impl Replier for ZmqReplier {
         Box::pin(async move {
             let body = protocol::encode_reply(&body)?;
             self.confirmed.store(true, Ordering::SeqCst);
-            let m = protocol::message(Some(&self.peer), Kind::Reply, &self.msg_id, body);
-            if !self.sender.send(m, self.limit).await {
+            let m = protocol::answer(Kind::Reply, &self.msg_id, &body);
+            if !self.sender.send(&m, self.limit).await {
                 tracing::info!(msg_id = %self.msg_id, "the caller's connection is gone, reply dropped");
             }
             Ok(())
@@ -459,7 +526,7 @@ impl Unconfirmed {
     }
 }
 
-/// The bound ROUTER socket and its receive loop.
+/// The bound listener and its accept loop (which owns the connections' receive loops).
 #[derive(Debug)]
 pub(crate) struct Router {
     /// The address announced to the matchmaker (`host:port`).
@@ -469,6 +536,8 @@ pub(crate) struct Router {
 }
 
 impl Drop for Router {
+    /// Closes the listener and stops reading every connection; the calls in flight still reply
+    /// (their repliers hold their connection's write side, closed when the last goes).
     fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
@@ -477,29 +546,25 @@ impl Drop for Router {
 }
 
 impl Router {
-    /// Binds `tcp://<bind>:<port>` (port 0: one the system picks) and starts receiving.
+    /// Binds `<bind>:<port>` (port 0: one the system picks) and starts accepting DEALERs.
     pub(crate) async fn bind(
         bind: &str,
         port: u16,
         announce: &str,
         limit: Duration,
     ) -> Result<Router> {
-        let mut socket = RouterSocket::new();
-        let endpoint = socket
-            .bind(&format!("tcp://{bind}:{port}"))
+        let host = bind.trim_start_matches('[').trim_end_matches(']');
+        let listener = TcpListener::bind((host, port))
             .await
             .map_err(|e| Error::Connection {
                 reason: format!("cannot bind `{bind}:{port}`: {e}"),
             })?;
-        let port = match endpoint {
-            Endpoint::Tcp(_, p) => p,
-            _ => {
-                return Err(Error::Configuration(
-                    "only tcp endpoints are supported".into(),
-                ));
-            }
-        };
-        let (send, recv) = socket.split();
+        let port = listener
+            .local_addr()
+            .map_err(|e| Error::Connection {
+                reason: format!("cannot bind `{bind}:{port}`: {e}"),
+            })?
+            .port();
         let local = Arc::new(Local::default());
         let unconfirmed = Arc::new(Unconfirmed {
             queue: Mutex::default(),
@@ -508,13 +573,7 @@ impl Router {
         });
         let tasks = [
             tokio::spawn(unconfirmed.clone().run()),
-            tokio::spawn(receive(
-                recv,
-                Sender(send),
-                local.clone(),
-                unconfirmed,
-                limit,
-            )),
+            tokio::spawn(accept(listener, local.clone(), unconfirmed, limit)),
         ];
         tracing::info!(address = %format!("{bind}:{port}"), "zmq transport listening");
         Ok(Router {
@@ -525,81 +584,178 @@ impl Router {
     }
 }
 
-async fn receive(
-    mut recv: RouterRecvHalf,
-    sender: Sender,
+/// Accepts connections until aborted; dropping it (the listener and the set) closes the listener and
+/// stops every connection's receive loop.
+async fn accept(
+    listener: TcpListener,
     local: Arc<Local>,
     unconfirmed: Arc<Unconfirmed>,
     limit: Duration,
 ) {
+    let mut conns = JoinSet::new();
     loop {
-        let msg = match recv.recv().await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::debug!(error = %e, "zmq receive failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let mut frames = msg.iter().map(|b| &b[..]);
-        let Some(identity) = msg.get(0) else {
-            continue;
-        };
-        frames.next();
-        let peer = ZmqMessage::from(identity.clone());
-        let decoded = match protocol::decode(frames) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "malformed zmq message ignored");
-                continue;
-            }
-        };
-        let answer = match decoded.kind {
-            Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify => {
-                match RequestBody::decode(decoded.body) {
-                    Ok(body) => handle(
-                        &local,
-                        &sender,
-                        &peer,
-                        decoded.msg_id,
-                        decoded.kind,
-                        body,
-                        &unconfirmed,
-                        limit,
-                    ),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "malformed zmq request refused");
-                        Some(Handed::Refused("malformed"))
-                    }
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    conns.spawn(serve(stream, peer, local.clone(), unconfirmed.clone(), limit));
                 }
+                Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!(error = %e, "zmq accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+/// One DEALER's connection: the handshake, then its requests until it closes or breaks.
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: Arc<Local>,
+    unconfirmed: Arc<Unconfirmed>,
+    limit: Duration,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, wr) = stream.into_split();
+    let sender = Arc::new(Sender::new(wr));
+    let mut inbound = Inbound::new(SocketType::Dealer);
+    let outcome = tokio::select! {
+        r = read_loop(&mut rd, &mut inbound, &sender, &local, &unconfirmed, limit) => r,
+        () = sender.closed.notified() => Ok(()),
+    };
+    match outcome {
+        Ok(()) => tracing::debug!(%peer, "zmq peer disconnected"),
+        Err(e) => {
+            tracing::info!(%peer, error = %e, "zmq peer connection refused or broken, closed")
+        }
+    }
+    sender.close().await;
+}
+
+/// The handshake within `limit`, then the peer's messages, each handled and answered; `Ok` when the
+/// peer closes, an error for a peer that is not a DEALER or sends what cannot be read (a frame or a
+/// message over the limits, more than two frames).
+async fn read_loop(
+    rd: &mut OwnedReadHalf,
+    inbound: &mut Inbound,
+    sender: &Arc<Sender>,
+    local: &Arc<Local>,
+    unconfirmed: &Unconfirmed,
+    limit: Duration,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::Connection {
+        reason: e.to_string(),
+    };
+    if !sender.send(&zmtp::hello(SocketType::Router), limit).await {
+        return Ok(());
+    }
+    let greeted = tokio::time::timeout(limit, async {
+        while !inbound.handshake()? {
+            if rd.read_buf(inbound.buf()).await.map_err(io)? == 0 {
+                return Err(zmtp::not_a(
+                    SocketType::Dealer,
+                    &format!("the connection closed before {}", inbound.waiting_for()),
+                ));
             }
-            Kind::Reply | Kind::Ack | Kind::Nack => continue,
-        };
-        let m = match answer {
-            // A call whose ACK waits for its reply.
-            None => continue,
-            Some(Handed::Taken) => {
-                protocol::message(Some(&peer), Kind::Ack, decoded.msg_id, Vec::new())
+        }
+        Ok(())
+    })
+    .await;
+    match greeted {
+        Ok(r) => r?,
+        Err(_) => return Err(zmtp::not_a(SocketType::Dealer, "no ZMTP handshake in time")),
+    }
+    let mut out = Vec::new();
+    loop {
+        inbound.messages(|frames| {
+            answer(frames, sender, local, unconfirmed, limit, &mut out);
+        })?;
+        // The answers of one read go out together.
+        if !out.is_empty() {
+            let sent = sender.send(&out, limit).await;
+            out.clear();
+            if out.capacity() > READ_CHUNK * 16 {
+                out = Vec::new();
             }
-            Some(Handed::Refused(why)) => protocol::message(
-                Some(&peer),
-                Kind::Nack,
-                decoded.msg_id,
-                why.as_bytes().to_vec(),
-            ),
-        };
-        if !sender.send(m, limit).await {
-            tracing::info!(msg_id = %decoded.msg_id, "could not acknowledge, the sender is gone");
+            if !sent {
+                return Ok(());
+            }
+        }
+        if rd.read_buf(inbound.buf()).await.map_err(io)? == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// What the server makes of a message's frames.
+#[derive(Debug)]
+pub(crate) enum Parsed<'a> {
+    /// A request or notification: its kind, message id and body.
+    Request(Kind, &'a str, RequestBody<'a>),
+    /// A request whose body cannot be read: refused (NACK) under its message id.
+    Malformed(&'a str, Error),
+    /// Not for a server (an answer), or no readable header: ignored.
+    Ignored(Option<Error>),
+}
+
+/// Reads a message's frames as the server does; never panics on what a peer sent.
+pub(crate) fn parse<'a>(frames: &[&'a [u8]]) -> Parsed<'a> {
+    let decoded = match protocol::decode(frames.iter().copied()) {
+        Ok(d) => d,
+        Err(e) => return Parsed::Ignored(Some(e)),
+    };
+    match decoded.kind {
+        Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify => {
+            match RequestBody::decode(decoded.body) {
+                Ok(body) => Parsed::Request(decoded.kind, decoded.msg_id, body),
+                Err(e) => Parsed::Malformed(decoded.msg_id, e),
+            }
+        }
+        Kind::Reply | Kind::Ack | Kind::Nack => Parsed::Ignored(None),
+    }
+}
+
+/// Handles one message of a peer, appending its answer (if one goes now) to `out`.
+fn answer(
+    frames: &[&[u8]],
+    sender: &Arc<Sender>,
+    local: &Arc<Local>,
+    unconfirmed: &Unconfirmed,
+    limit: Duration,
+    out: &mut Vec<u8>,
+) {
+    let (msg_id, handed) = match parse(frames) {
+        Parsed::Request(kind, msg_id, body) => (
+            msg_id,
+            handle(local, sender, msg_id, kind, body, unconfirmed, limit),
+        ),
+        Parsed::Malformed(msg_id, e) => {
+            tracing::warn!(error = %e, "malformed zmq request refused");
+            (msg_id, Some(Handed::Refused("malformed")))
+        }
+        Parsed::Ignored(Some(e)) => {
+            tracing::warn!(error = %e, "malformed zmq message ignored");
+            return;
+        }
+        Parsed::Ignored(None) => return,
+    };
+    match handed {
+        // A call whose ACK waits for its reply.
+        None => {}
+        Some(Handed::Taken) => protocol::put_answer(out, Kind::Ack, msg_id, b""),
+        Some(Handed::Refused(why)) => {
+            protocol::put_answer(out, Kind::Nack, msg_id, why.as_bytes());
         }
     }
 }
 
 /// Hands a message to the local consumers; `None` for a call taken whose ACK is left to its reply.
-#[allow(clippy::too_many_arguments)]
 fn handle(
     local: &Arc<Local>,
-    sender: &Sender,
-    peer: &ZmqMessage,
+    sender: &Arc<Sender>,
     msg_id: &str,
     kind: Kind,
     body: RequestBody<'_>,
@@ -621,7 +777,6 @@ fn handle(
     }
     let replier = Arc::new(ZmqReplier {
         sender: sender.clone(),
-        peer: peer.clone(),
         msg_id: msg_id.to_owned(),
         limit,
         confirmed: AtomicBool::new(false),
@@ -633,5 +788,263 @@ fn handle(
             Some(Handed::Taken)
         }
         refused => Some(refused),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::zmq::client::{Answer, Conn};
+    use crate::transport::zmq::protocol::{FLAG_LONG, FLAG_MORE, RequestRef};
+
+    const LIMIT: Duration = Duration::from_secs(5);
+
+    /// A bound ROUTER whose one RPC server (`ex`, `t`) answers every call with 42.
+    async fn server() -> (Router, String) {
+        let router = Router::bind("127.0.0.1", 0, "127.0.0.1", LIMIT)
+            .await
+            .unwrap();
+        let (tx, mut rx) = mpsc::channel::<IncomingRequest>(16);
+        router.local.add_rpc("ex", "t", "s", tx);
+        tokio::spawn(async move {
+            while let Some(r) = rx.recv().await {
+                if let Some(replier) = r.replier {
+                    replier
+                        .send(ReplyBody::Final(Ok(serde_json::json!(42))))
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+        let addr = router.addr.clone();
+        (router, addr)
+    }
+
+    fn call_wire(msg_id: &str) -> Vec<u8> {
+        let (ctxt, message) = (Map::new(), serde_json::json!({"method": "m"}));
+        RequestRef {
+            exchange: "ex",
+            topic: "t",
+            server: None,
+            pool: None,
+            timeout: None,
+            ctxt: &ctxt,
+            message: message.as_object().unwrap(),
+        }
+        .to_wire(Kind::Call, msg_id)
+        .unwrap()
+    }
+
+    /// A normal call on a new connection, through the client.
+    async fn call_succeeds(addr: &str) {
+        let conn = Conn::open(addr, LIMIT).await.unwrap();
+        let w = conn.request("c1", &call_wire("c1"), true).await.unwrap();
+        assert!(matches!(w.answer().await, Some(Answer::Ack)));
+        assert!(matches!(w.reply().await, Some(ReplyBody::Final(Ok(v))) if v == 42));
+    }
+
+    /// Connects raw, writes `first`, and reads until the server closes; what the server sent.
+    async fn raw_peer(addr: &str, first: &[u8]) -> Vec<u8> {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(first).await.unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(LIMIT * 2, s.read_to_end(&mut got))
+            .await
+            .expect("the server closes the connection")
+            .unwrap();
+        got
+    }
+
+    /// The crash of the `zeromq` ROUTER this replaced: a frame header announcing 1 TiB made it reserve
+    /// the memory and abort the process. Here that connection is closed at the header, and the server
+    /// goes on.
+    #[tokio::test]
+    async fn a_frame_announcing_a_tebibyte_closes_that_connection_only() {
+        let (_router, addr) = server().await;
+        let mut first = zmtp::hello(SocketType::Dealer);
+        first.push(FLAG_LONG | FLAG_MORE);
+        first.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        first.extend_from_slice(b"some bytes of it");
+        let got = raw_peer(&addr, &first).await;
+        assert_eq!(got, zmtp::hello(SocketType::Router), "greeted, then closed");
+        // The same at a message's second frame, and a message just over the limit.
+        let mut second = zmtp::hello(SocketType::Dealer);
+        second.extend_from_slice(&[FLAG_MORE, 5]);
+        second.extend_from_slice(b"2.01x");
+        second.push(FLAG_LONG);
+        second.extend_from_slice(&(protocol::MAX_FRAME as u64).to_be_bytes());
+        assert_eq!(
+            raw_peer(&addr, &second).await,
+            zmtp::hello(SocketType::Router)
+        );
+        call_succeeds(&addr).await;
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_is_no_dealer_is_closed() {
+        let (_router, addr) = server().await;
+        for other in [SocketType::Router] {
+            let mut first = zmtp::hello(other);
+            first.extend_from_slice(&call_wire("c1"));
+            assert_eq!(
+                raw_peer(&addr, &first).await,
+                zmtp::hello(SocketType::Router),
+                "no answer to its request"
+            );
+        }
+        // A REQ socket (as a zeromq REQ would say), and a READY without a socket type.
+        for body in [
+            &b"\x05READY\x0bSocket-Type\x00\x00\x00\x03REQ"[..],
+            b"\x05READY",
+        ] {
+            let mut first = zmtp::greeting().to_vec();
+            first.extend_from_slice(&[protocol::FLAG_COMMAND, body.len() as u8]);
+            first.extend_from_slice(body);
+            first.extend_from_slice(&call_wire("c1"));
+            assert_eq!(
+                raw_peer(&addr, &first).await,
+                zmtp::hello(SocketType::Router)
+            );
+        }
+        call_succeeds(&addr).await;
+    }
+
+    #[tokio::test]
+    async fn garbage_instead_of_a_greeting_is_closed() {
+        let (_router, addr) = server().await;
+        let got = raw_peer(&addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!(got, zmtp::hello(SocketType::Router));
+        // A greeting with another security mechanism.
+        let mut plain = zmtp::greeting();
+        plain[12..17].copy_from_slice(b"PLAIN");
+        assert_eq!(
+            raw_peer(&addr, &plain).await,
+            zmtp::hello(SocketType::Router)
+        );
+        call_succeeds(&addr).await;
+    }
+
+    #[tokio::test]
+    async fn a_message_of_too_many_frames_closes_the_connection() {
+        let (_router, addr) = server().await;
+        let mut first = zmtp::hello(SocketType::Dealer);
+        // A message of three frames: closed at the second frame's header, nothing answered.
+        first.extend_from_slice(&[FLAG_MORE, 5]);
+        first.extend_from_slice(b"2.01x");
+        first.extend_from_slice(&[FLAG_MORE, 2]);
+        first.extend_from_slice(b"{}");
+        first.extend_from_slice(&[0, 2]);
+        first.extend_from_slice(b"{}");
+        assert_eq!(
+            raw_peer(&addr, &first).await,
+            zmtp::hello(SocketType::Router)
+        );
+        call_succeeds(&addr).await;
+    }
+
+    /// A request with a body the server cannot read is refused under its id; a connection of a
+    /// handshake only, closed early, leaves nothing behind.
+    #[tokio::test]
+    async fn a_malformed_request_is_refused_and_the_connection_goes_on() {
+        let (_router, addr) = server().await;
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        let mut first = zmtp::hello(SocketType::Dealer);
+        first.extend_from_slice(&[FLAG_MORE, 5]);
+        first.extend_from_slice(b"2.02x");
+        first.extend_from_slice(&[0, 3]);
+        first.extend_from_slice(b"{x}");
+        first.extend_from_slice(&call_wire("c2"));
+        s.write_all(&first).await.unwrap();
+        let mut inbound = Inbound::new(SocketType::Router);
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            let n = tokio::time::timeout(LIMIT, s.read_buf(inbound.buf()))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(n > 0, "closed");
+            if inbound.handshake().unwrap() {
+                inbound
+                    .messages(|f| got.push(f.iter().map(|f| f.to_vec()).collect::<Vec<_>>()))
+                    .unwrap();
+            }
+        }
+        assert_eq!(got[0], [b"2.07x".to_vec(), b"malformed".to_vec()]);
+        assert_eq!(got[1][0], b"2.05c2");
+    }
+
+    /// Standard ZMTP both ways: a real `zeromq` DEALER calls our ROUTER (the client side's
+    /// interoperability with a real ROUTER is tested in `client`).
+    #[tokio::test]
+    async fn a_real_zeromq_dealer_is_served() {
+        use zeromq::prelude::*;
+        let (_router, addr) = server().await;
+        let mut dealer = zeromq::DealerSocket::new();
+        dealer.connect(&format!("tcp://{addr}")).await.unwrap();
+        let wire = call_wire("z1");
+        let (_, start, end) = protocol::frame_at(&wire).unwrap().unwrap();
+        let mut m = zeromq::ZmqMessage::from(wire[start..end].to_vec());
+        let (_, s2, e2) = protocol::frame_at(&wire[end..]).unwrap().unwrap();
+        m.push_back(wire[end + s2..end + e2].to_vec().into());
+        dealer.send(m).await.unwrap();
+        let got = tokio::time::timeout(LIMIT, dealer.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let frames: Vec<&[u8]> = got.iter().map(|b| &b[..]).collect();
+        let d = protocol::decode(frames.into_iter()).unwrap();
+        assert_eq!((d.kind, d.msg_id), (Kind::Reply, "z1"));
+        assert!(
+            matches!(protocol::decode_reply(d.body).unwrap(), ReplyBody::Final(Ok(v)) if v == 42)
+        );
+    }
+
+    /// With `OSLO_FUZZ_SEEDS_DIR` set, writes the seeds of the fuzz target `messaging_zmq_server`
+    /// (a first byte, the read size less one, then what a client sends): our client's requests.
+    #[test]
+    fn fuzz_seeds() {
+        let Some(dir) = std::env::var_os("OSLO_FUZZ_SEEDS_DIR") else {
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let hello = zmtp::hello(SocketType::Dealer);
+        let (ctxt, message) = (
+            Map::new(),
+            serde_json::json!({"method": "m", "args": {"x": 1}}),
+        );
+        let request = |kind, id: &str, server, pool| {
+            RequestRef {
+                exchange: "ex",
+                topic: "t",
+                server,
+                pool,
+                timeout: Some(30.0),
+                ctxt: &ctxt,
+                message: message.as_object().unwrap(),
+            }
+            .to_wire(kind, id)
+            .unwrap()
+        };
+        let call = request(Kind::Call, "c", Some("s"), None);
+        let cast = request(Kind::Cast, "k", None, None);
+        let fanout = request(Kind::Fanout, "f", None, None);
+        let note = request(Kind::Notify, "n", None, Some("p"));
+        let seed = |name: &str, read: u8, parts: &[&[u8]]| {
+            let mut bytes = vec![read];
+            for p in parts {
+                bytes.extend_from_slice(p);
+            }
+            std::fs::write(dir.join(name), bytes).unwrap();
+        };
+        seed("handshake", 255, &[&hello]);
+        seed("handshake_bytewise", 0, &[&hello]);
+        seed("call", 255, &[&hello, &call]);
+        seed("all_split", 6, &[&hello, &call, &cast, &fanout, &note]);
+        seed("all_merged", 255, &[&hello, &call, &cast, &fanout, &note]);
+        let mut ping = vec![protocol::FLAG_COMMAND, 6];
+        ping.extend_from_slice(b"\x04PING");
+        ping.push(0);
+        seed("ping_between", 255, &[&hello, &cast, &ping, &call]);
     }
 }
