@@ -670,8 +670,9 @@ async fn read_loop(
     }
     let mut out = Vec::new();
     loop {
+        let mut handed = false;
         inbound.messages(|frames| {
-            answer(frames, sender, local, unconfirmed, limit, &mut out);
+            handed |= answer(frames, sender, local, unconfirmed, limit, &mut out);
         })?;
         // The answers of one read go out together.
         if !out.is_empty() {
@@ -683,6 +684,16 @@ async fn read_loop(
             if !sent {
                 return Ok(());
             }
+        }
+        if handed {
+            // The consumer woken by the hand-over waits in this worker thread's LIFO slot, which no
+            // other worker takes from, and the handler it starts would follow it there: a handler
+            // that blocks its thread (it should not, but a slow one does) would then hold this
+            // thread before it polls the I/O driver again, with the other workers asleep, and
+            // nothing would read the sockets (the ACK just written would reach its caller only when
+            // the handler returns). A no-op task takes the slot, which moves the consumer to the
+            // queue other workers take from and wakes one of them.
+            drop(tokio::spawn(async {}));
         }
         if rd.read_buf(inbound.buf()).await.map_err(io)? == 0 {
             return Ok(());
@@ -718,7 +729,8 @@ pub(crate) fn parse<'a>(frames: &[&'a [u8]]) -> Parsed<'a> {
     }
 }
 
-/// Handles one message of a peer, appending its answer (if one goes now) to `out`.
+/// Handles one message of a peer, appending its answer (if one goes now) to `out`; whether a local
+/// consumer took it.
 fn answer(
     frames: &[&[u8]],
     sender: &Arc<Sender>,
@@ -726,7 +738,7 @@ fn answer(
     unconfirmed: &Unconfirmed,
     limit: Duration,
     out: &mut Vec<u8>,
-) {
+) -> bool {
     let (msg_id, handed) = match parse(frames) {
         Parsed::Request(kind, msg_id, body) => (
             msg_id,
@@ -738,16 +750,20 @@ fn answer(
         }
         Parsed::Ignored(Some(e)) => {
             tracing::warn!(error = %e, "malformed zmq message ignored");
-            return;
+            return false;
         }
-        Parsed::Ignored(None) => return,
+        Parsed::Ignored(None) => return false,
     };
     match handed {
         // A call whose ACK waits for its reply.
-        None => {}
-        Some(Handed::Taken) => protocol::put_answer(out, Kind::Ack, msg_id, b""),
+        None => true,
+        Some(Handed::Taken) => {
+            protocol::put_answer(out, Kind::Ack, msg_id, b"");
+            true
+        }
         Some(Handed::Refused(why)) => {
             protocol::put_answer(out, Kind::Nack, msg_id, why.as_bytes());
+            false
         }
     }
 }
@@ -801,7 +817,12 @@ mod tests {
 
     /// A bound ROUTER whose one RPC server (`ex`, `t`) answers every call with 42.
     async fn server() -> (Router, String) {
-        let router = Router::bind("127.0.0.1", 0, "127.0.0.1", LIMIT)
+        server_with(LIMIT, serde_json::json!(42)).await
+    }
+
+    /// A bound ROUTER with the time limit `limit` whose one RPC server answers every call with `result`.
+    async fn server_with(limit: Duration, result: Value) -> (Router, String) {
+        let router = Router::bind("127.0.0.1", 0, "127.0.0.1", limit)
             .await
             .unwrap();
         let (tx, mut rx) = mpsc::channel::<IncomingRequest>(16);
@@ -809,10 +830,11 @@ mod tests {
         tokio::spawn(async move {
             while let Some(r) = rx.recv().await {
                 if let Some(replier) = r.replier {
-                    replier
-                        .send(ReplyBody::Final(Ok(serde_json::json!(42))))
-                        .await
-                        .unwrap();
+                    let result = result.clone();
+                    // Each reply in its own task, as the RPC server runs calls.
+                    tokio::spawn(async move {
+                        replier.send(ReplyBody::Final(Ok(result))).await.unwrap();
+                    });
                 }
             }
         });
@@ -940,6 +962,38 @@ mod tests {
             zmtp::hello(SocketType::Router)
         );
         call_succeeds(&addr).await;
+    }
+
+    /// A client that sends calls and reads none of their replies: what waits for it is bounded (the
+    /// socket buffers and the writers of its calls), and once a write waits longer than the time
+    /// limit the connection is closed; the server serves others.
+    #[tokio::test]
+    async fn a_peer_that_reads_nothing_is_closed() {
+        let big = Value::String("x".repeat(1 << 20));
+        let (_router, addr) = server_with(Duration::from_millis(300), big.clone()).await;
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        s.write_all(&zmtp::hello(SocketType::Dealer)).await.unwrap();
+        let calls = 64;
+        for i in 0..calls {
+            let sent = s.write_all(&call_wire(&format!("c{i}"))).await;
+            if sent.is_err() {
+                break;
+            }
+        }
+        // Let the server's writes time out, then read what it sent: it ends, well short of the 64 MiB
+        // of replies.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(LIMIT, s.read_to_end(&mut got)).await;
+        assert!(read.is_ok(), "the connection is closed");
+        assert!(got.len() < calls * (1 << 20) / 2, "{} bytes", got.len());
+        assert!(
+            got.len() > zmtp::hello(SocketType::Router).len(),
+            "replies were written until then"
+        );
+        let conn = Conn::open(&addr, LIMIT).await.unwrap();
+        let w = conn.request("n", &call_wire("n"), true).await.unwrap();
+        assert!(matches!(w.reply().await, Some(ReplyBody::Final(Ok(v))) if v == big));
     }
 
     /// A request with a body the server cannot read is refused under its id; a connection of a
