@@ -40,10 +40,6 @@ pub use version::is_compatible as version_is_compatible;
 #[cfg(feature = "rabbit")]
 pub use lapin;
 
-/// The `zeromq` crate the `zmq://` transport runs on (for code that also speaks ZeroMQ directly).
-#[cfg(feature = "zmq")]
-pub use zeromq;
-
 /// A request context: the caller's identity and request ids, sent along with every message as
 /// `_context_<key>` fields.
 pub type Context = serde_json::Map<String, serde_json::Value>;

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use oslo_messaging::blocking::Runtime;
 use oslo_messaging::transport::{CallOptions, Outgoing, SendOptions};
 use oslo_messaging::wire::ReplyBody;
-use oslo_messaging::zeromq::prelude::*;
-use oslo_messaging::zeromq::{DealerSocket, RepSocket, ReqSocket, RouterSocket, ZmqMessage};
+use zeromq::prelude::*;
+use zeromq::{DealerSocket, RepSocket, ReqSocket, RouterSocket, ZmqMessage};
 use oslo_messaging::{Context, Endpoint, RpcClient, RpcServer, Target, Transport};
 use serde_json::{Value, json};
 
