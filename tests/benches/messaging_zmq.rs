@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 use oslo_messaging::blocking::Runtime;
 use oslo_messaging::transport::{CallOptions, Outgoing, SendOptions};
 use oslo_messaging::wire::ReplyBody;
-use zeromq::prelude::*;
-use zeromq::{DealerSocket, RepSocket, ReqSocket, RouterSocket, ZmqMessage};
 use oslo_messaging::{Context, Endpoint, RpcClient, RpcServer, Target, Transport};
 use serde_json::{Value, json};
+use zeromq::prelude::*;
+use zeromq::{DealerSocket, RepSocket, ReqSocket, RouterSocket, ZmqMessage};
 
 /// How many calls each loop times (`OSLO_BENCH_CALLS`, default 1,000).
 fn call_count() -> usize {
