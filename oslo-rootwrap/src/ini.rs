@@ -12,7 +12,6 @@
 //! exactly when it is one in Python.
 
 use std::borrow::Cow;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use indexmap::IndexMap;
 
@@ -90,32 +89,10 @@ pub(crate) fn split_ascii(text: &str, sep: u8) -> impl Iterator<Item = &str> {
 /// The name of the section whose entries every other section inherits.
 pub(crate) const DEFAULT_SECTION: &str = "DEFAULT";
 
-/// A small multiplicative hasher for the document's key maps: the keys come from files that only
-/// root can write (the trust checks refuse others), and a filter file has at most a few hundred keys,
-/// so SipHash's resistance to chosen collisions buys nothing here and costs a third of the parse.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type Map<K, V> = IndexMap<K, V, BuildHasherDefault<KeyHasher>>;
+/// The document's key maps hash with FxHash: the keys come from files that only root can write (the
+/// trust checks refuse others), and a filter file has at most a few hundred keys, so SipHash's resistance
+/// to chosen collisions buys nothing here and costs a third of the parse.
+type Map<K, V> = IndexMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// The most entries a section has room for before its first key (it grows past that as needed).
 const SECTION_CAPACITY: usize = 256;

@@ -9,8 +9,7 @@
 //! for it). When the peer goes away every waiter is released at once (a waiting call fails instead of
 //! hanging) and the connection is dropped; the next send opens a new one.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -21,7 +20,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::FastHasher;
+use super::FastMap;
 use super::protocol::{self, Kind};
 use super::zmtp::{self, Inbound, SocketType};
 use crate::wire::ReplyBody;
@@ -108,7 +107,7 @@ impl Waiter {
     }
 }
 
-pub(crate) type Waiters = Arc<Mutex<HashMap<String, Arc<Waiter>, BuildHasherDefault<FastHasher>>>>;
+pub(crate) type Waiters = Arc<Mutex<FastMap<String, Arc<Waiter>>>>;
 
 /// Releases every waiter of a broken connection: their waits end at once.
 fn release_all(waiters: &Waiters) {

@@ -14,7 +14,7 @@
 //! goes out within a short delay (a quarter of the ack timeout, at most 50 ms), and by an ACK at the
 //! end of that delay otherwise. The receive loop never waits on a consumer.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -56,7 +56,7 @@ struct NoteSub {
 /// `exchange` to `topic` to what is there (two levels, so that a lookup borrows the received names).
 type ByTarget<T> = FastMap<String, FastMap<String, Vec<T>>>;
 
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<super::FastHasher>>;
+use super::FastMap;
 
 fn find<'a, T>(map: &'a ByTarget<T>, exchange: &str, topic: &str) -> Option<&'a Vec<T>> {
     map.get(exchange).and_then(|t| t.get(topic))
