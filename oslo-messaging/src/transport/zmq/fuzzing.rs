@@ -48,32 +48,18 @@ pub fn client_reads<'a>(reads: impl IntoIterator<Item = &'a [u8]>) -> ClientRead
         w.insert(CALL_ID.to_owned(), call.clone());
         w.insert(CAST_ID.to_owned(), cast.clone());
     }
-    let mut inbound = Inbound::new(SocketType::Router);
-    let mut out = ClientRead {
-        handshake: false,
-        failed: false,
-        messages: Vec::new(),
-        waiters: Default::default(),
-        max_capacity: inbound.capacity(),
-    };
-    for read in reads {
-        inbound.buf().extend_from_slice(read);
-        out.max_capacity = out.max_capacity.max(inbound.capacity());
-        let step = inbound.handshake().and_then(|done| {
-            out.handshake = done;
-            inbound.messages(|frames| {
-                out.messages
-                    .push(frames.iter().map(|f| f.to_vec()).collect());
-                dispatch(&waiters, frames);
-            })
-        });
-        if step.is_err() {
-            out.failed = true;
-            break;
-        }
+    let mut messages = Vec::new();
+    let fed = feed(SocketType::Router, reads, |frames| {
+        messages.push(frames.iter().map(|f| f.to_vec()).collect());
+        dispatch(&waiters, frames);
+    });
+    ClientRead {
+        handshake: fed.handshake,
+        failed: fed.failed,
+        messages,
+        waiters: [call.describe(), cast.describe()],
+        max_capacity: fed.max_capacity,
     }
-    out.waiters = [call.describe(), cast.describe()];
-    out
 }
 
 /// What the server side made of a message's frames (after the ROUTER's identity frame).
@@ -124,31 +110,55 @@ pub struct ServerStream {
 /// the greeting and a DEALER's READY, then the messages, each read as the server reads a request;
 /// stops at the first error, as the connection does (it is closed).
 pub fn server_stream<'a>(reads: impl IntoIterator<Item = &'a [u8]>) -> ServerStream {
-    let mut inbound = Inbound::new(SocketType::Dealer);
-    let mut out = ServerStream {
+    let mut messages = Vec::new();
+    let fed = feed(SocketType::Dealer, reads, |frames| {
+        messages.push((
+            frames.iter().map(|f| f.to_vec()).collect(),
+            server_reads(frames),
+        ));
+    });
+    ServerStream {
+        handshake: fed.handshake,
+        failed: fed.failed,
+        messages,
+        max_capacity: fed.max_capacity,
+    }
+}
+
+/// How a connection's reading of a stream ended.
+struct Fed {
+    handshake: bool,
+    failed: bool,
+    max_capacity: usize,
+}
+
+/// Feeds `reads` (the successive reads of a socket) to an [`Inbound`] expecting a `peer`, as a
+/// connection does: the greeting and READY, then each complete message to `each`; stops at the first
+/// error (the connection is closed).
+fn feed<'a>(
+    peer: SocketType,
+    reads: impl IntoIterator<Item = &'a [u8]>,
+    mut each: impl FnMut(&[&[u8]]),
+) -> Fed {
+    let mut inbound = Inbound::new(peer);
+    let mut fed = Fed {
         handshake: false,
         failed: false,
-        messages: Vec::new(),
         max_capacity: inbound.capacity(),
     };
     for read in reads {
         inbound.buf().extend_from_slice(read);
-        out.max_capacity = out.max_capacity.max(inbound.capacity());
+        fed.max_capacity = fed.max_capacity.max(inbound.capacity());
         let step = inbound.handshake().and_then(|done| {
-            out.handshake = done;
-            inbound.messages(|frames| {
-                out.messages.push((
-                    frames.iter().map(|f| f.to_vec()).collect(),
-                    server_reads(frames),
-                ));
-            })
+            fed.handshake = done;
+            inbound.messages(&mut each)
         });
         if step.is_err() {
-            out.failed = true;
+            fed.failed = true;
             break;
         }
     }
-    out
+    fed
 }
 
 fn write_and_read_again(kind: Kind, msg_id: &str, body: &RequestBody<'_>) -> bool {
