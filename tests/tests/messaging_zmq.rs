@@ -89,6 +89,7 @@ fn url_options_are_checked() {
         "zmq://?ack_timeout=-1",
         "zmq://?send_timeout=soon",
         "zmq://?queue_size=0",
+        "zmq://?max_connections=0",
         "zmq://?bind_port=70000",
         "zmq://?target_expire=10&target_update=20",
         "zmq://somehost:1234",
@@ -152,6 +153,68 @@ fn what_nobody_takes_is_an_error_to_the_caller() {
         s.stop().await;
         s.wait().await;
         t.cleanup().await;
+    });
+}
+
+#[test]
+fn a_server_holds_at_most_max_connections() {
+    let rt = Runtime::new(2).unwrap();
+    let server_t = Transport::new("zmq://?max_connections=1").unwrap();
+    let topic = unique("zconns");
+    let s = whoami_server(&server_t, &topic);
+    rt.block_on(s.start()).unwrap();
+    let target = Target::topic(&topic).with_server("s1");
+    let first_t = Transport::new("zmq://").unwrap();
+    let second_t = Transport::new("zmq://?send_timeout=0.5").unwrap();
+    let first = RpcClient::new(first_t.clone(), target.clone()).unwrap();
+    let second = RpcClient::new(second_t.clone(), target)
+        .unwrap()
+        .prepare()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let ctx = Context::new();
+    rt.block_on(async {
+        assert_eq!(
+            first
+                .call::<Value>(&ctx, "whoami", json!({}))
+                .await
+                .unwrap(),
+            "s1"
+        );
+        // The server holds the first client's connection: the second's is closed, and its call
+        // fails as one to a server that is down does (it retries until its timeout), not a hang.
+        let e = second
+            .call::<Value>(&ctx, "whoami", json!({}))
+            .await
+            .unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        // The first goes on, and once its transport is gone the second is served.
+        assert_eq!(
+            first
+                .call::<Value>(&ctx, "whoami", json!({}))
+                .await
+                .unwrap(),
+            "s1"
+        );
+        first_t.cleanup().await;
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match rt.block_on(second.call::<Value>(&ctx, "whoami", json!({}))) {
+            Ok(v) => break assert_eq!(v, "s1"),
+            Err(e) if Instant::now() < deadline => {
+                assert!(e.is_retryable(), "{e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("the second client is never served: {e}"),
+        }
+    }
+    rt.block_on(async {
+        s.stop().await;
+        s.wait().await;
+        second_t.cleanup().await;
+        server_t.cleanup().await;
     });
 }
 

@@ -18,7 +18,8 @@
 //! (default `127.0.0.1`), `bind_port` (default 0: the system picks), `host` (the address announced,
 //! default the bind address), `matchmaker_file`, `target_expire` (s, default 300), `target_update` (s,
 //! default 180), `ack_timeout` (s, default 5), `send_timeout` (s, default 10), `queue_size` (default
-//! 64), `max_pending` (default 1000), `notification_ttl` (s, default 300).
+//! 64), `max_pending` (default 1000), `notification_ttl` (s, default 300), `max_connections` (the
+//! connections a server holds open at once, default 1024; more are closed before the handshake).
 
 mod client;
 #[cfg(feature = "fuzzing")]
@@ -91,6 +92,7 @@ pub(crate) struct ZmqOptions {
     queue_size: usize,
     max_pending: usize,
     notification_ttl: Duration,
+    max_connections: usize,
 }
 
 fn seconds(key: &str, v: &str) -> Result<Duration> {
@@ -124,6 +126,7 @@ impl ZmqOptions {
             queue_size: 64,
             max_pending: 1000,
             notification_ttl: Duration::from_secs(300),
+            max_connections: 1024,
         };
         let mut file = None;
         for (k, v) in &url.query {
@@ -145,6 +148,7 @@ impl ZmqOptions {
                 "notification_ttl" => o.notification_ttl = seconds(k, v)?,
                 "queue_size" => o.queue_size = count(k, v)?,
                 "max_pending" => o.max_pending = count(k, v)?,
+                "max_connections" => o.max_connections = count(k, v)?,
                 _ => {
                     return Err(Error::Configuration(format!(
                         "`zmq://` has no option `{k}`"
@@ -421,6 +425,7 @@ impl Inner {
                 self.opts.bind_port,
                 &self.opts.host,
                 self.opts.ack_timeout,
+                self.opts.max_connections,
             )
             .await?,
         );

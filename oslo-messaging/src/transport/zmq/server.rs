@@ -546,12 +546,14 @@ impl Drop for Router {
 }
 
 impl Router {
-    /// Binds `<bind>:<port>` (port 0: one the system picks) and starts accepting DEALERs.
+    /// Binds `<bind>:<port>` (port 0: one the system picks) and starts accepting DEALERs, at most
+    /// `max_connections` at a time.
     pub(crate) async fn bind(
         bind: &str,
         port: u16,
         announce: &str,
         limit: Duration,
+        max_connections: usize,
     ) -> Result<Router> {
         let host = bind.trim_start_matches('[').trim_end_matches(']');
         let listener = TcpListener::bind((host, port))
@@ -573,7 +575,13 @@ impl Router {
         });
         let tasks = [
             tokio::spawn(unconfirmed.clone().run()),
-            tokio::spawn(accept(listener, local.clone(), unconfirmed, limit)),
+            tokio::spawn(accept(
+                listener,
+                local.clone(),
+                unconfirmed,
+                limit,
+                max_connections,
+            )),
         ];
         tracing::info!(address = %format!("{bind}:{port}"), "zmq transport listening");
         Ok(Router {
@@ -586,17 +594,37 @@ impl Router {
 
 /// Accepts connections until aborted; dropping it (the listener and the set) closes the listener and
 /// stops every connection's receive loop.
+///
+/// With `max_connections` open, a new connection is closed at once, before the handshake: each
+/// connection holds a task and up to a message's worth of buffer, so their number is bounded like
+/// every queue of this transport. A client whose connection closes before the handshake goes on as
+/// with a server that is down (another server, or retries until its timeout).
 async fn accept(
     listener: TcpListener,
     local: Arc<Local>,
     unconfirmed: Arc<Unconfirmed>,
     limit: Duration,
+    max_connections: usize,
 ) {
     let mut conns = JoinSet::new();
+    // Whether the refusals since the set was last below the limit were logged already.
+    let mut full_logged = false;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if conns.len() >= max_connections => {
+                    if !full_logged {
+                        tracing::warn!(
+                            %peer,
+                            max_connections,
+                            "zmq connection refused: the server has its most connections open"
+                        );
+                        full_logged = true;
+                    }
+                    drop(stream);
+                }
                 Ok((stream, peer)) => {
+                    full_logged = false;
                     conns.spawn(serve(stream, peer, local.clone(), unconfirmed.clone(), limit));
                 }
                 Err(e) => {
@@ -826,7 +854,12 @@ mod tests {
 
     /// A bound ROUTER with the time limit `limit` whose one RPC server answers every call with `result`.
     async fn server_with(limit: Duration, result: Value) -> (Router, String) {
-        let router = Router::bind("127.0.0.1", 0, "127.0.0.1", limit)
+        server_of(limit, result, 1024).await
+    }
+
+    /// A bound ROUTER as [`server_with`], holding at most `max_connections` open.
+    async fn server_of(limit: Duration, result: Value, max_connections: usize) -> (Router, String) {
+        let router = Router::bind("127.0.0.1", 0, "127.0.0.1", limit, max_connections)
             .await
             .unwrap();
         let (tx, mut rx) = mpsc::channel::<IncomingRequest>(16);
@@ -904,6 +937,54 @@ mod tests {
             zmtp::hello(SocketType::Router)
         );
         call_succeeds(&addr).await;
+    }
+
+    /// Connections beyond the limit are closed before the handshake; once one closes, the next is
+    /// served.
+    #[tokio::test]
+    async fn connections_beyond_the_limit_are_closed_until_one_goes() {
+        let (_router, addr) = server_of(LIMIT, serde_json::json!(42), 2).await;
+        let first = Conn::open(&addr, LIMIT).await.unwrap();
+        let w = first.request("c1", &call_wire("c1"), true).await.unwrap();
+        assert!(matches!(w.reply().await, Some(ReplyBody::Final(Ok(v))) if v == 42));
+        // The second connection, held raw after its handshake.
+        let mut second = TcpStream::connect(&addr).await.unwrap();
+        second
+            .write_all(&zmtp::hello(SocketType::Dealer))
+            .await
+            .unwrap();
+        let mut greeting = vec![0; zmtp::hello(SocketType::Router).len()];
+        second.read_exact(&mut greeting).await.unwrap();
+        // The third: closed without a byte, and the client says so.
+        let mut third = TcpStream::connect(&addr).await.unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(LIMIT, third.read_to_end(&mut got))
+            .await
+            .expect("the server closes the connection")
+            .unwrap();
+        assert_eq!(got, b"");
+        assert!(Conn::open(&addr, LIMIT).await.is_err());
+        // The first two still work.
+        let w = first.request("c2", &call_wire("c2"), true).await.unwrap();
+        assert!(matches!(w.reply().await, Some(ReplyBody::Final(Ok(v))) if v == 42));
+        second.write_all(&call_wire("c3")).await.unwrap();
+        let mut answer = [0u8; 2];
+        second.read_exact(&mut answer).await.unwrap();
+        // Once one goes, a new connection is served.
+        drop(second);
+        tokio::time::timeout(LIMIT, async {
+            loop {
+                if let Ok(conn) = Conn::open(&addr, LIMIT).await
+                    && let Ok(w) = conn.request("c4", &call_wire("c4"), true).await
+                    && matches!(w.reply().await, Some(ReplyBody::Final(Ok(_))))
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("a connection is served once one closed");
     }
 
     #[tokio::test]
