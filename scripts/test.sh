@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export DEBIAN_FRONTEND=noninteractive
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# A CI run builds once: incremental caches would only take disk (2 of its 8 GiB under target/).
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+fi
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -96,6 +100,14 @@ stop_started() { [ ${#started[@]} -eq 0 ] || scripts/servers.sh stop "${started[
 trap stop_started EXIT
 
 # --- Checks and tests -------------------------------------------------------------------------------------
+# A CI run needs about 7 GiB under target/ (every crate and test with all features, the static rootwrap
+# builds, the Python venv). Say so up front rather than fail half-way with "No space left on device".
+free_kib=$(df -Pk "$ROOT" | awk 'NR == 2 { print $4 }')
+say "disk: $((free_kib / 1024 / 1024)) GiB free for $ROOT/target"
+if [ "${free_kib:-0}" -lt $((8 * 1024 * 1024)) ]; then
+  echo "warning: less than 8 GiB free; the build may run out of space" >&2
+fi
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
