@@ -174,34 +174,20 @@ fn a_server_holds_at_most_max_connections() {
         .build()
         .unwrap();
     let ctx = Context::new();
+    let whoami = |c: &RpcClient| rt.block_on(c.call::<Value>(&ctx, "whoami", json!({})));
+    assert_eq!(whoami(&first).unwrap(), "s1");
+    // The server holds the first client's connection: the second's is closed, and its call fails as
+    // one to a server that is down does (it retries until its timeout), not a hang.
+    let e = whoami(&second).unwrap_err();
+    assert!(e.is_retryable(), "{e}");
+    // The first goes on, and once its transport is gone the second is served.
+    assert_eq!(whoami(&first).unwrap(), "s1");
     rt.block_on(async {
-        assert_eq!(
-            first
-                .call::<Value>(&ctx, "whoami", json!({}))
-                .await
-                .unwrap(),
-            "s1"
-        );
-        // The server holds the first client's connection: the second's is closed, and its call
-        // fails as one to a server that is down does (it retries until its timeout), not a hang.
-        let e = second
-            .call::<Value>(&ctx, "whoami", json!({}))
-            .await
-            .unwrap_err();
-        assert!(e.is_retryable(), "{e}");
-        // The first goes on, and once its transport is gone the second is served.
-        assert_eq!(
-            first
-                .call::<Value>(&ctx, "whoami", json!({}))
-                .await
-                .unwrap(),
-            "s1"
-        );
         first_t.cleanup().await;
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match rt.block_on(second.call::<Value>(&ctx, "whoami", json!({}))) {
+        match whoami(&second) {
             Ok(v) => break assert_eq!(v, "s1"),
             Err(e) if Instant::now() < deadline => {
                 assert!(e.is_retryable(), "{e}");
