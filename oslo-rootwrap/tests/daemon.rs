@@ -50,6 +50,21 @@ fn setup(extra_conf: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, conf)
 }
 
+/// A daemon over the filters of `setup("")`, bound in its directory and not yet serving, with the idle
+/// timeout `idle`.
+fn bound_daemon(idle: Duration) -> (tempfile::TempDir, Daemon) {
+    let (dir, conf) = setup("");
+    let rootwrap = Rootwrap::load_with(&conf, LoadOptions::default()).unwrap();
+    let daemon = Daemon::bind(
+        rootwrap,
+        DaemonOptions::default()
+            .parent_dir(dir.path())
+            .idle_timeout(idle),
+    )
+    .unwrap();
+    (dir, daemon)
+}
+
 fn words(s: &str) -> Vec<String> {
     s.split(' ').map(String::from).collect()
 }
@@ -122,15 +137,7 @@ fn a_bad_configuration_fails_the_spawn() {
 
 #[test]
 fn the_socket_is_private_and_speaks_the_documented_protocol() {
-    let (dir, conf) = setup("");
-    let rootwrap = Rootwrap::load_with(&conf, LoadOptions::default()).unwrap();
-    let daemon = Daemon::bind(
-        rootwrap,
-        DaemonOptions::default()
-            .parent_dir(dir.path())
-            .idle_timeout(Duration::from_secs(30)),
-    )
-    .unwrap();
+    let (_dir, daemon) = bound_daemon(Duration::from_secs(30));
     let socket = daemon.socket_path().to_path_buf();
     let sock_mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
     let dir_mode = std::fs::metadata(socket.parent().unwrap())
@@ -324,15 +331,7 @@ fn the_socket_directory_is_made_only_where_others_cannot_swap_it() {
 /// daemon alive past its idle timeout.
 #[test]
 fn a_silent_connection_does_not_keep_the_daemon_alive() {
-    let (dir, conf) = setup("");
-    let rootwrap = Rootwrap::load_with(&conf, LoadOptions::default()).unwrap();
-    let daemon = Daemon::bind(
-        rootwrap,
-        DaemonOptions::default()
-            .parent_dir(dir.path())
-            .idle_timeout(Duration::from_millis(300)),
-    )
-    .unwrap();
+    let (_dir, daemon) = bound_daemon(Duration::from_millis(300));
     let socket = daemon.socket_path().to_path_buf();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -353,15 +352,7 @@ fn a_silent_connection_does_not_keep_the_daemon_alive() {
 /// of memory); one more is closed at once, and a place frees up when a connection ends.
 #[test]
 fn connections_beyond_the_limit_are_closed() {
-    let (dir, conf) = setup("");
-    let rootwrap = Rootwrap::load_with(&conf, LoadOptions::default()).unwrap();
-    let daemon = Daemon::bind(
-        rootwrap,
-        DaemonOptions::default()
-            .parent_dir(dir.path())
-            .idle_timeout(Duration::from_secs(30)),
-    )
-    .unwrap();
+    let (_dir, daemon) = bound_daemon(Duration::from_secs(30));
     let socket = daemon.socket_path().to_path_buf();
     let server = std::thread::spawn(move || daemon.serve());
     let run = |stream: &mut UnixStream| {

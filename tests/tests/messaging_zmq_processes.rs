@@ -70,12 +70,7 @@ fn child_process() {
             l.start().await.expect("child start");
             l
         });
-        println!("{PREFIX}ready");
-        std::io::stdout().flush().unwrap();
-        let mut line = String::new();
-        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-            line.clear();
-        }
+        ready_until_stdin_closes();
         rt.block_on(async {
             listener.stop().await;
             listener.wait().await;
@@ -111,12 +106,7 @@ fn child_process() {
         s.start().await.expect("child start");
         s
     });
-    println!("{PREFIX}ready");
-    std::io::stdout().flush().unwrap();
-    let mut line = String::new();
-    while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-        line.clear();
-    }
+    ready_until_stdin_closes();
     rt.block_on(async {
         server.stop().await;
         server.wait().await;
@@ -453,4 +443,14 @@ fn notification_pools_across_processes() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(audit.lines.try_recv().is_err());
     rt.block_on(t.cleanup());
+}
+
+/// Tells the parent this child serves, then serves until the parent closes its stdin.
+fn ready_until_stdin_closes() {
+    println!("{PREFIX}ready");
+    std::io::stdout().flush().unwrap();
+    let mut line = String::new();
+    while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+        line.clear();
+    }
 }
