@@ -90,6 +90,8 @@ fn url_options_are_checked() {
         "zmq://?send_timeout=soon",
         "zmq://?queue_size=0",
         "zmq://?max_connections=0",
+        "zmq://?max_message_size=0",
+        "zmq://?max_message_size=1073741825",
         "zmq://?bind_port=70000",
         "zmq://?target_expire=10&target_update=20",
         "zmq://somehost:1234",
@@ -312,6 +314,79 @@ fn a_call_longer_than_the_ack_timeout_runs_once() {
             t.cleanup().await;
         }
         client_t.cleanup().await;
+    });
+}
+
+/// `max_message_size` bounds what a transport takes and what it sends: a request or notification over
+/// it fails at once, without a retry (no server would take it), and a reply over it reaches its caller
+/// as a remote failure; messages under it go through.
+#[test]
+fn messages_over_max_message_size_are_errors() {
+    let rt = Runtime::new(2).unwrap();
+    let t = Transport::new("zmq://?max_message_size=4096").unwrap();
+    let topic = unique("zsize");
+    let s = RpcServer::builder(t.clone(), Target::topic(&topic).with_server("s1"))
+        .endpoint(
+            Endpoint::new()
+                .json_method("echo", |_c, a| async move { Ok(a["s"].clone()) })
+                .json_method("repeat", |_c, a| async move {
+                    let n = a["n"].as_u64().unwrap_or(0) as usize;
+                    Ok(json!("x".repeat(n)))
+                }),
+        )
+        .build()
+        .unwrap();
+    rt.block_on(s.start()).unwrap();
+    let c = RpcClient::new(t.clone(), Target::topic(&topic)).unwrap();
+    let n = Notifier::builder(t.clone())
+        .publisher_id("size.host")
+        .driver("messagingv2")
+        .topics([topic.as_str()])
+        .build()
+        .unwrap();
+    let ctx = Context::new();
+    rt.block_on(async {
+        let small = "x".repeat(1000);
+        let v: Value = c.call(&ctx, "echo", json!({"s": small})).await.unwrap();
+        assert_eq!(v, json!(small));
+        // A request over the limit: refused before sending, at once.
+        let started = Instant::now();
+        let e = c
+            .call::<Value>(&ctx, "echo", json!({"s": "x".repeat(5000)}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Serialization(_)), "{e}");
+        assert!(e.to_string().contains("max_message_size"), "{e}");
+        assert!(!e.is_retryable());
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let e = c
+            .cast(&ctx, "echo", json!({"s": "x".repeat(5000)}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Serialization(_)), "{e}");
+        let e = n
+            .info(&ctx, "e.big", json!("x".repeat(5000)))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Serialization(_)), "{e}");
+        // A reply over the limit: a failure to its caller.
+        let e = match c.call::<Value>(&ctx, "repeat", json!({"n": 5000})).await {
+            Ok(v) => panic!("a reply of {} bytes came", v.to_string().len()),
+            Err(e) => e,
+        };
+        let remote = e.remote().unwrap_or_else(|| panic!("{e}"));
+        assert_eq!(remote.class(), "MessageDeliveryFailure");
+        assert!(
+            remote.message().contains("max_message_size"),
+            "{}",
+            remote.message()
+        );
+        // And the connection goes on.
+        let v: Value = c.call(&ctx, "echo", json!({"s": "ok"})).await.unwrap();
+        assert_eq!(v, "ok");
+        s.stop().await;
+        s.wait().await;
+        t.cleanup().await;
     });
 }
 

@@ -165,8 +165,9 @@ async fn handshake(
 }
 
 impl Conn {
-    /// Connects to `addr` (`host:port`) within `limit`.
-    pub(crate) async fn open(addr: &str, limit: Duration) -> Result<Conn> {
+    /// Connects to `addr` (`host:port`) within `limit`; the server's messages may be at most
+    /// `max_message` bytes.
+    pub(crate) async fn open(addr: &str, limit: Duration, max_message: usize) -> Result<Conn> {
         let fail = |reason: String| Error::Connection {
             reason: format!("cannot connect to `{addr}`: {reason}"),
         };
@@ -177,7 +178,7 @@ impl Conn {
         };
         stream.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
         let (mut rd, mut wr) = stream.into_split();
-        let mut inbound = Inbound::new(SocketType::Router);
+        let mut inbound = Inbound::new(SocketType::Router, max_message);
         match tokio::time::timeout(limit, handshake(&mut rd, &mut wr, &mut inbound)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(fail(e.to_string())),
@@ -441,7 +442,7 @@ mod tests {
     #[test]
     fn lengths_announced_reserve_nothing_and_past_the_caps_break_at_the_header() {
         let max = protocol::MAX_FRAME as u64;
-        let mut inbound = Inbound::new(SocketType::Router);
+        let mut inbound = Inbound::new(SocketType::Router, protocol::MAX_FRAME);
         let mut start = long_header(0, max);
         start.extend_from_slice(b"2.06k");
         assert!(
@@ -460,7 +461,7 @@ mod tests {
             // A second frame that says more follow.
             frames(&[(b"2.05c", FLAG_MORE), (b"{}", FLAG_MORE)]),
         ] {
-            let mut inbound = Inbound::new(SocketType::Router);
+            let mut inbound = Inbound::new(SocketType::Router, protocol::MAX_FRAME);
             let e = read_after_handshake(&mut inbound, &bad).unwrap_err();
             assert!(matches!(e, Error::Malformed(_)), "{bad:?}: {e}");
         }
@@ -469,7 +470,7 @@ mod tests {
             [frames(&[(b"2.05c", FLAG_MORE)]), long_header(0, max - 5)].concat(),
             long_header(FLAG_COMMAND, protocol::MAX_COMMAND as u64),
         ] {
-            let mut inbound = Inbound::new(SocketType::Router);
+            let mut inbound = Inbound::new(SocketType::Router, protocol::MAX_FRAME);
             assert!(
                 read_after_handshake(&mut inbound, &fine)
                     .unwrap()
@@ -481,7 +482,7 @@ mod tests {
     /// A large message read, the buffer gives its room back.
     #[test]
     fn the_room_of_a_large_message_is_given_back() {
-        let mut inbound = Inbound::new(SocketType::Router);
+        let mut inbound = Inbound::new(SocketType::Router, protocol::MAX_FRAME);
         let body = vec![b' '; 4 << 20];
         let mut wire = frames(&[(b"2.05c", FLAG_MORE)]);
         protocol::put_frame_header(&mut wire, body.len(), false);
@@ -569,7 +570,9 @@ mod tests {
         ]
         .concat();
         let (addr, router) = fake_router(answer).await;
-        let conn = Conn::open(&addr, Duration::from_secs(5)).await.unwrap();
+        let conn = Conn::open(&addr, Duration::from_secs(5), protocol::MAX_FRAME)
+            .await
+            .unwrap();
         let cast1 = conn.request("cast1", b"", false).await.unwrap();
         let cast2 = conn.request("cast2", b"", false).await.unwrap();
         let call1 = conn.request("call1", b"", true).await.unwrap();
@@ -602,7 +605,9 @@ mod tests {
             let mut sink = Vec::new();
             let _ = s.read_to_end(&mut sink).await;
         });
-        let e = Conn::open(&addr, Duration::from_secs(5)).await.unwrap_err();
+        let e = Conn::open(&addr, Duration::from_secs(5), protocol::MAX_FRAME)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("not a ZeroMQ ROUTER"), "{e}");
     }
 
@@ -706,7 +711,7 @@ mod tests {
         }
         // Read until the five answers came.
         let mut stream = Vec::new();
-        let mut inbound = Inbound::new(SocketType::Router);
+        let mut inbound = Inbound::new(SocketType::Router, protocol::MAX_FRAME);
         let mut got = Vec::new();
         let waiters: Waiters = Arc::default();
         let call = Arc::new(Waiter::new(true));

@@ -140,7 +140,7 @@ fn feed<'a>(
     reads: impl IntoIterator<Item = &'a [u8]>,
     mut each: impl FnMut(&[&[u8]]),
 ) -> Fed {
-    let mut inbound = Inbound::new(peer);
+    let mut inbound = Inbound::new(peer, protocol::MAX_FRAME);
     let mut fed = Fed {
         handshake: false,
         failed: false,

@@ -19,7 +19,12 @@
 //! default the bind address), `matchmaker_file`, `target_expire` (s, default 300), `target_update` (s,
 //! default 180), `ack_timeout` (s, default 5), `send_timeout` (s, default 10), `queue_size` (default
 //! 64), `max_pending` (default 1000), `notification_ttl` (s, default 300), `max_connections` (the
-//! connections a server holds open at once, default 1024; more are closed before the handshake).
+//! connections a server holds open at once, default 1024; more are closed before the handshake),
+//! `max_message_size` (bytes, default 128 MiB as RabbitMQ 3's, at most 1 GiB: the largest message
+//! taken from a peer, and sent to one).
+//!
+//! What a server may hold for its peers is thus bounded by `max_connections` × `max_message_size` (a
+//! partial message each), and what waits for its handlers by `queue_size` per server.
 
 mod client;
 #[cfg(feature = "fuzzing")]
@@ -93,6 +98,7 @@ pub(crate) struct ZmqOptions {
     max_pending: usize,
     notification_ttl: Duration,
     max_connections: usize,
+    max_message_size: usize,
 }
 
 fn seconds(key: &str, v: &str) -> Result<Duration> {
@@ -127,6 +133,7 @@ impl ZmqOptions {
             max_pending: 1000,
             notification_ttl: Duration::from_secs(300),
             max_connections: 1024,
+            max_message_size: protocol::DEFAULT_MAX_MESSAGE,
         };
         let mut file = None;
         for (k, v) in &url.query {
@@ -149,6 +156,15 @@ impl ZmqOptions {
                 "queue_size" => o.queue_size = count(k, v)?,
                 "max_pending" => o.max_pending = count(k, v)?,
                 "max_connections" => o.max_connections = count(k, v)?,
+                "max_message_size" => {
+                    o.max_message_size = count(k, v)?;
+                    if o.max_message_size > protocol::MAX_FRAME {
+                        return Err(Error::Configuration(format!(
+                            "`max_message_size` may be at most {} (1 GiB), got `{v}`",
+                            protocol::MAX_FRAME
+                        )));
+                    }
+                }
                 _ => {
                     return Err(Error::Configuration(format!(
                         "`zmq://` has no option `{k}`"
@@ -383,6 +399,20 @@ impl Inner {
         Ok(())
     }
 
+    /// An error for a message (its frames) larger than `max_message_size`, which the receiving
+    /// transport would refuse by closing the connection: the sender says so instead, and no retry
+    /// helps.
+    fn check_size(&self, wire: &[u8]) -> Result<()> {
+        let max = self.opts.max_message_size;
+        if wire.len() > max {
+            return Err(Error::Serialization(format!(
+                "the message is {} bytes, more than the `max_message_size` of zmq:// ({max})",
+                wire.len()
+            )));
+        }
+        Ok(())
+    }
+
     fn exchange<'a>(&'a self, target: &'a Target) -> &'a str {
         target.exchange.as_deref().unwrap_or(&self.exchange)
     }
@@ -426,6 +456,7 @@ impl Inner {
                 &self.opts.host,
                 self.opts.ack_timeout,
                 self.opts.max_connections,
+                self.opts.max_message_size,
             )
             .await?,
         );
@@ -527,7 +558,7 @@ impl Inner {
         }
         // Boxed: opening a connection is rare, and its future inline would make every call's
         // future (allocated per call) several times larger.
-        let c = Arc::new(Box::pin(Conn::open(addr, limit)).await?);
+        let c = Arc::new(Box::pin(Conn::open(addr, limit, self.opts.max_message_size)).await?);
         let mut conns = lock(&self.conns);
         // Connections to servers that went away are dropped here, so the map stays as small as the set
         // of live servers this transport talks to.
@@ -685,6 +716,7 @@ impl Inner {
         }
         let msg_id = next_msg_id();
         let msg = body.to_wire(Kind::Fanout, &msg_id)?;
+        self.check_size(&msg)?;
         let deadline = Instant::now() + self.opts.send_timeout;
         let tries = addrs.iter().map(|addr| {
             let (msg, msg_id) = (&msg[..], &msg_id);
@@ -756,9 +788,17 @@ impl Inner {
                 message: &n.message,
             };
             let msg_id = next_msg_id();
-            let Ok(msg) = body.to_wire(Kind::Notify, &msg_id) else {
-                failed.push(Some(pool));
-                continue;
+            let msg = match body
+                .to_wire(Kind::Notify, &msg_id)
+                .and_then(|m| self.check_size(&m).map(|()| m))
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    // Only a pool name long enough to take a message just under the limit over it
+                    // gets here (`notify` checked the rest): no retry would send it.
+                    tracing::error!(%key, %pool, error = %e, "notification dropped");
+                    continue;
+                }
             };
             let start = self.next(&format!("{key}|{pool}"));
             let mut done = false;
@@ -964,6 +1004,7 @@ impl Driver for ZmqDriver {
                 let deadline = Instant::now() + inner.opts.send_timeout;
                 let msg_id = next_msg_id();
                 let wire = body.to_wire(Kind::Cast, &msg_id)?;
+                inner.check_size(&wire)?;
                 // Boxed apart, as in `call`.
                 match Box::pin(inner.deliver(
                     &key,
@@ -1018,6 +1059,7 @@ impl Driver for ZmqDriver {
                 message: &msg.message,
             }
             .to_wire(Kind::Call, &msg_id)?;
+            inner.check_size(&wire)?;
             let key = rpc_key(exchange, topic, server);
             let timeout = |msg_id: &str| Error::Timeout {
                 msg_id: msg_id.to_owned(),
@@ -1072,6 +1114,20 @@ impl Driver for ZmqDriver {
                 inner.check_open()?;
                 let topic = target.require_topic()?;
                 let exchange = inner.exchange(target);
+                // A notification too large to send is refused now rather than queued: encoded once
+                // (without its pool, which each listener pool's copy adds) to know its size.
+                let probe = RequestRef {
+                    exchange,
+                    topic,
+                    server: None,
+                    pool: None,
+                    timeout: None,
+                    ctxt: &msg.ctxt,
+                    message: &msg.message,
+                }
+                .to_wire(Kind::Notify, "")?;
+                inner.check_size(&probe)?;
+                drop(probe);
                 let note = PendingNote {
                     seq: inner.pending.seq.fetch_add(1, Ordering::Relaxed),
                     exchange: exchange.to_owned(),

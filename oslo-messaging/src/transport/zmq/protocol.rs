@@ -130,9 +130,14 @@ pub(crate) const FLAG_MORE: u8 = 0x01;
 pub(crate) const FLAG_LONG: u8 = 0x02;
 pub(crate) const FLAG_COMMAND: u8 = 0x04;
 
-/// The largest message either end takes from its peer: its frames' bodies together (a longer one
-/// breaks that connection, as soon as its frame headers announce it).
+/// The largest message any setting lets either end take from its peer (the ceiling of
+/// `max_message_size`): its frames' bodies together (a longer one breaks that connection, as soon as
+/// its frame headers announce it).
 pub(crate) const MAX_FRAME: usize = 1 << 30;
+
+/// The default `max_message_size`, RabbitMQ 3's default largest message: what a deployment moving from
+/// `rabbit://` sends fits.
+pub(crate) const DEFAULT_MAX_MESSAGE: usize = 128 << 20;
 
 /// The largest command frame (READY, a PING) either end takes: they carry a few properties.
 pub(crate) const MAX_COMMAND: usize = 1 << 16;

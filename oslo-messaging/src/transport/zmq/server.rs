@@ -31,6 +31,7 @@ use tokio::time::Instant;
 
 use super::protocol::{self, Kind, NACK_BUSY, NACK_NO_TARGET, RequestBody};
 use super::zmtp::{self, Inbound, READ_CHUNK, SocketType};
+use crate::remote::RemoteError;
 use crate::transport::{Acker, BoxFuture, IncomingNotification, IncomingRequest, Replier};
 use crate::wire::ReplyBody;
 use crate::{Error, Result};
@@ -362,14 +363,18 @@ pub(crate) struct Sender {
     /// Tells the receive loop to stop reading: the connection is closed.
     closed: Notify,
     dead: AtomicBool,
+    /// The largest message sent: this transport's `max_message_size`, which its peers are taken to
+    /// share (a larger reply would break the caller's connection).
+    max_message: usize,
 }
 
 impl Sender {
-    fn new(wr: OwnedWriteHalf) -> Sender {
+    fn new(wr: OwnedWriteHalf, max_message: usize) -> Sender {
         Sender {
             wr: tokio::sync::Mutex::new(Some(wr)),
             closed: Notify::new(),
             dead: AtomicBool::new(false),
+            max_message,
         }
     }
 
@@ -451,7 +456,26 @@ impl ZmqReplier {
 impl Replier for ZmqReplier {
     fn send(&self, body: ReplyBody) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let body = protocol::encode_reply(&body)?;
+            let mut body = protocol::encode_reply(&body)?;
+            // The reply frame carries the message id too.
+            let size = body.len() + self.msg_id.len();
+            if size > self.sender.max_message {
+                tracing::warn!(
+                    msg_id = %self.msg_id,
+                    size,
+                    max_message_size = self.sender.max_message,
+                    "zmq reply too large, its caller gets an error instead"
+                );
+                let failure = RemoteError::new(
+                    "MessageDeliveryFailure",
+                    format!(
+                        "the reply is {size} bytes, more than the transport's max_message_size ({})",
+                        self.sender.max_message
+                    ),
+                )
+                .with_module("oslo_messaging.exceptions");
+                body = protocol::encode_reply(&ReplyBody::Final(Err(failure)))?;
+            }
             self.confirmed.store(true, Ordering::SeqCst);
             let m = protocol::answer(Kind::Reply, &self.msg_id, &body);
             if !self.sender.send(&m, self.limit).await {
@@ -547,13 +571,14 @@ impl Drop for Router {
 
 impl Router {
     /// Binds `<bind>:<port>` (port 0: one the system picks) and starts accepting DEALERs, at most
-    /// `max_connections` at a time.
+    /// `max_connections` at a time, each sending messages of at most `max_message` bytes.
     pub(crate) async fn bind(
         bind: &str,
         port: u16,
         announce: &str,
         limit: Duration,
         max_connections: usize,
+        max_message: usize,
     ) -> Result<Router> {
         let host = bind.trim_start_matches('[').trim_end_matches(']');
         let listener = TcpListener::bind((host, port))
@@ -581,6 +606,7 @@ impl Router {
                 unconfirmed,
                 limit,
                 max_connections,
+                max_message,
             )),
         ];
         tracing::info!(address = %format!("{bind}:{port}"), "zmq transport listening");
@@ -605,6 +631,7 @@ async fn accept(
     unconfirmed: Arc<Unconfirmed>,
     limit: Duration,
     max_connections: usize,
+    max_message: usize,
 ) {
     let mut conns = JoinSet::new();
     // Whether the refusals since the set was last below the limit were logged already.
@@ -625,7 +652,8 @@ async fn accept(
                 }
                 Ok((stream, peer)) => {
                     full_logged = false;
-                    conns.spawn(serve(stream, peer, local.clone(), unconfirmed.clone(), limit));
+                    let (local, unconfirmed) = (local.clone(), unconfirmed.clone());
+                    conns.spawn(serve(stream, peer, local, unconfirmed, limit, max_message));
                 }
                 Err(e) => {
                     // Out of file descriptors, say: wait rather than spin.
@@ -645,11 +673,12 @@ async fn serve(
     local: Arc<Local>,
     unconfirmed: Arc<Unconfirmed>,
     limit: Duration,
+    max_message: usize,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
-    let sender = Arc::new(Sender::new(wr));
-    let mut inbound = Inbound::new(SocketType::Dealer);
+    let sender = Arc::new(Sender::new(wr, max_message));
+    let mut inbound = Inbound::new(SocketType::Dealer, max_message);
     let outcome = tokio::select! {
         r = read_loop(&mut rd, &mut inbound, &sender, &local, &unconfirmed, limit) => r,
         () = sender.closed.notified() => Ok(()),
@@ -854,14 +883,27 @@ mod tests {
 
     /// A bound ROUTER with the time limit `limit` whose one RPC server answers every call with `result`.
     async fn server_with(limit: Duration, result: Value) -> (Router, String) {
-        server_of(limit, result, 1024).await
+        server_of(limit, result, 1024, protocol::MAX_FRAME).await
     }
 
-    /// A bound ROUTER as [`server_with`], holding at most `max_connections` open.
-    async fn server_of(limit: Duration, result: Value, max_connections: usize) -> (Router, String) {
-        let router = Router::bind("127.0.0.1", 0, "127.0.0.1", limit, max_connections)
-            .await
-            .unwrap();
+    /// A bound ROUTER as [`server_with`], holding at most `max_connections` open and taking messages
+    /// of at most `max_message` bytes.
+    async fn server_of(
+        limit: Duration,
+        result: Value,
+        max_connections: usize,
+        max_message: usize,
+    ) -> (Router, String) {
+        let router = Router::bind(
+            "127.0.0.1",
+            0,
+            "127.0.0.1",
+            limit,
+            max_connections,
+            max_message,
+        )
+        .await
+        .unwrap();
         let (tx, mut rx) = mpsc::channel::<IncomingRequest>(16);
         router.local.add_rpc("ex", "t", "s", tx);
         tokio::spawn(async move {
@@ -896,7 +938,7 @@ mod tests {
 
     /// A normal call on a new connection, through the client.
     async fn call_succeeds(addr: &str) {
-        let conn = Conn::open(addr, LIMIT).await.unwrap();
+        let conn = Conn::open(addr, LIMIT, protocol::MAX_FRAME).await.unwrap();
         let w = conn.request("c1", &call_wire("c1"), true).await.unwrap();
         assert!(matches!(w.answer().await, Some(Answer::Ack)));
         assert!(matches!(w.reply().await, Some(ReplyBody::Final(Ok(v))) if v == 42));
@@ -943,8 +985,8 @@ mod tests {
     /// served.
     #[tokio::test]
     async fn connections_beyond_the_limit_are_closed_until_one_goes() {
-        let (_router, addr) = server_of(LIMIT, serde_json::json!(42), 2).await;
-        let first = Conn::open(&addr, LIMIT).await.unwrap();
+        let (_router, addr) = server_of(LIMIT, serde_json::json!(42), 2, protocol::MAX_FRAME).await;
+        let first = Conn::open(&addr, LIMIT, protocol::MAX_FRAME).await.unwrap();
         let w = first.request("c1", &call_wire("c1"), true).await.unwrap();
         assert!(matches!(w.reply().await, Some(ReplyBody::Final(Ok(v))) if v == 42));
         // The second connection, held raw after its handshake.
@@ -963,7 +1005,7 @@ mod tests {
             .expect("the server closes the connection")
             .unwrap();
         assert_eq!(got, b"");
-        assert!(Conn::open(&addr, LIMIT).await.is_err());
+        assert!(Conn::open(&addr, LIMIT, protocol::MAX_FRAME).await.is_err());
         // The first two still work.
         let w = first.request("c2", &call_wire("c2"), true).await.unwrap();
         assert!(matches!(w.reply().await, Some(ReplyBody::Final(Ok(v))) if v == 42));
@@ -974,7 +1016,7 @@ mod tests {
         drop(second);
         tokio::time::timeout(LIMIT, async {
             loop {
-                if let Ok(conn) = Conn::open(&addr, LIMIT).await
+                if let Ok(conn) = Conn::open(&addr, LIMIT, protocol::MAX_FRAME).await
                     && let Ok(w) = conn.request("c4", &call_wire("c4"), true).await
                     && matches!(w.reply().await, Some(ReplyBody::Final(Ok(_))))
                 {
@@ -985,6 +1027,58 @@ mod tests {
         })
         .await
         .expect("a connection is served once one closed");
+    }
+
+    /// With `max_message_size` set, a request over it closes that connection at its header, one of
+    /// exactly the size is served, and a reply over it reaches the caller as a failure.
+    #[tokio::test]
+    async fn messages_over_max_message_size() {
+        let big = serde_json::json!("x".repeat(600));
+        let (_router, addr) = server_of(LIMIT, big, 1024, 500).await;
+        let request = call_wire("c1");
+        // The request's frames: its header frame and body, each with its 2-byte frame header.
+        let bodies = request.len() - 4;
+        assert!(bodies < 500, "{bodies}");
+        let conn = Conn::open(&addr, LIMIT, protocol::MAX_FRAME).await.unwrap();
+        let w = conn.request("c1", &request, true).await.unwrap();
+        match w.reply().await {
+            Some(ReplyBody::Final(Err(e))) => {
+                assert_eq!(e.class(), "MessageDeliveryFailure");
+                assert!(
+                    e.message().contains("max_message_size (500)"),
+                    "{}",
+                    e.message()
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // A request of 501 bytes: the header frame, then a body frame that takes it over.
+        let mut over = zmtp::hello(SocketType::Dealer);
+        over.extend_from_slice(&[FLAG_MORE, 5]);
+        over.extend_from_slice(b"2.01x");
+        over.extend_from_slice(&[FLAG_LONG]);
+        over.extend_from_slice(&496u64.to_be_bytes());
+        assert_eq!(
+            raw_peer(&addr, &over).await,
+            zmtp::hello(SocketType::Router)
+        );
+        // Exactly 500 bytes is read (and refused as malformed, under its id: the connection goes on).
+        let mut exact = zmtp::hello(SocketType::Dealer);
+        exact.extend_from_slice(&[FLAG_MORE, 5]);
+        exact.extend_from_slice(b"2.01x");
+        exact.extend_from_slice(&[FLAG_LONG]);
+        exact.extend_from_slice(&495u64.to_be_bytes());
+        exact.extend_from_slice(&[b' '; 495]);
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        s.write_all(&exact).await.unwrap();
+        let mut greeting = vec![0; zmtp::hello(SocketType::Router).len()];
+        s.read_exact(&mut greeting).await.unwrap();
+        s.write_all(&request).await.unwrap();
+        let mut more = [0u8; 1];
+        let read = tokio::time::timeout(LIMIT, s.read(&mut more))
+            .await
+            .unwrap();
+        assert_eq!(read.unwrap(), 1, "the connection is still served");
     }
 
     #[tokio::test]
@@ -1076,7 +1170,7 @@ mod tests {
             got.len() > zmtp::hello(SocketType::Router).len(),
             "replies were written until then"
         );
-        let conn = Conn::open(&addr, LIMIT).await.unwrap();
+        let conn = Conn::open(&addr, LIMIT, protocol::MAX_FRAME).await.unwrap();
         let w = conn.request("n", &call_wire("n"), true).await.unwrap();
         assert!(matches!(w.reply().await, Some(ReplyBody::Final(Ok(v))) if v == big));
     }
@@ -1094,7 +1188,7 @@ mod tests {
         first.extend_from_slice(b"{x}");
         first.extend_from_slice(&call_wire("c2"));
         s.write_all(&first).await.unwrap();
-        let mut inbound = Inbound::new(SocketType::Router);
+        let mut inbound = Inbound::new(SocketType::Router, protocol::MAX_FRAME);
         let mut got = Vec::new();
         while got.len() < 2 {
             let n = tokio::time::timeout(LIMIT, s.read_buf(inbound.buf()))

@@ -142,15 +142,20 @@ pub(crate) struct Inbound {
     buf: Vec<u8>,
     stage: Stage,
     peer: SocketType,
+    /// The largest message taken (its frames' bodies together), at most
+    /// [`MAX_FRAME`](protocol::MAX_FRAME).
+    max_message: usize,
 }
 
 impl Inbound {
-    /// Reads what a peer of type `peer` sends.
-    pub(crate) fn new(peer: SocketType) -> Inbound {
+    /// Reads what a peer of type `peer` sends, in messages of at most `max_message` bytes (and never
+    /// more than [`MAX_FRAME`](protocol::MAX_FRAME)).
+    pub(crate) fn new(peer: SocketType, max_message: usize) -> Inbound {
         Inbound {
             buf: Vec::with_capacity(READ_CHUNK),
             stage: Stage::Greeting,
             peer,
+            max_message: max_message.min(protocol::MAX_FRAME),
         }
     }
 
@@ -212,13 +217,13 @@ impl Inbound {
 
     /// Hands each complete message buffered (its frames) to `each`, keeping what follows them; nothing
     /// before the handshake is done. An error, after which the connection cannot go on, for a frame
-    /// or a message larger than [`MAX_FRAME`](protocol::MAX_FRAME), a command larger than
+    /// or a message larger than the reader's largest, a command larger than
     /// [`MAX_COMMAND`](protocol::MAX_COMMAND) or a message of more than two frames.
     pub(crate) fn messages(&mut self, mut each: impl FnMut(&[&[u8]])) -> Result<()> {
         if self.stage != Stage::Messages {
             return Ok(());
         }
-        let used = split_messages(&self.buf, &mut each)?;
+        let used = split_messages(&self.buf, self.max_message, &mut each)?;
         self.buf.drain(..used);
         // A large message gone, its room is given back rather than kept for the connection's life.
         if self.buf.capacity() > SHRINK_ABOVE && self.buf.len() < self.buf.capacity() / 4 {
@@ -228,7 +233,7 @@ impl Inbound {
     }
 }
 
-fn split_messages(buf: &[u8], each: &mut impl FnMut(&[&[u8]])) -> Result<usize> {
+fn split_messages(buf: &[u8], max: usize, each: &mut impl FnMut(&[&[u8]])) -> Result<usize> {
     let malformed = |what: String| Error::Malformed(format!("zmq message: {what}"));
     // The end of the last complete message, where the next one starts.
     let mut used = 0;
@@ -247,10 +252,9 @@ fn split_messages(buf: &[u8], each: &mut impl FnMut(&[&[u8]])) -> Result<usize> 
                 return Err(malformed("more than two frames".into()));
             }
             size = size.saturating_add(len);
-            if size > protocol::MAX_FRAME {
+            if size > max {
                 return Err(malformed(format!(
-                    "{size} bytes or more, more than {}",
-                    protocol::MAX_FRAME
+                    "{size} bytes or more, more than the largest taken ({max}, `max_message_size`)"
                 )));
             }
         }
