@@ -456,10 +456,12 @@ impl ZmqReplier {
 impl Replier for ZmqReplier {
     fn send(&self, body: ReplyBody) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let mut body = protocol::encode_reply(&body)?;
-            // The reply frame carries the message id too.
-            let size = body.len() + self.msg_id.len();
-            if size > self.sender.max_message {
+            let body = protocol::encode_reply(&body)?;
+            let mut m = protocol::answer(Kind::Reply, &self.msg_id, &body);
+            // Measured as a request is: its frames with their headers, a little more than what the
+            // caller counts, so that what passes here always passes there.
+            if m.len() > self.sender.max_message {
+                let size = m.len();
                 tracing::warn!(
                     msg_id = %self.msg_id,
                     size,
@@ -474,10 +476,10 @@ impl Replier for ZmqReplier {
                     ),
                 )
                 .with_module("oslo_messaging.exceptions");
-                body = protocol::encode_reply(&ReplyBody::Final(Err(failure)))?;
+                let body = protocol::encode_reply(&ReplyBody::Final(Err(failure)))?;
+                m = protocol::answer(Kind::Reply, &self.msg_id, &body);
             }
             self.confirmed.store(true, Ordering::SeqCst);
-            let m = protocol::answer(Kind::Reply, &self.msg_id, &body);
             if !self.sender.send(&m, self.limit).await {
                 tracing::info!(msg_id = %self.msg_id, "the caller's connection is gone, reply dropped");
             }
