@@ -344,6 +344,18 @@ fn messages_over_max_message_size_are_errors() {
         .topics([topic.as_str()])
         .build()
         .unwrap();
+    let (tx, notes) = mpsc::channel();
+    let ep = NotificationEndpoint::new().on(Priority::Info, move |n| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(n.payload);
+            NotificationResult::Handled
+        }
+    });
+    let l = NotificationListener::builder(t.clone(), vec![Target::topic(&topic)])
+        .endpoint(ep)
+        .build()
+        .unwrap();
     let ctx = Context::new();
     rt.block_on(async {
         let small = "x".repeat(1000);
@@ -364,11 +376,20 @@ fn messages_over_max_message_size_are_errors() {
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Serialization(_)), "{e}");
+        // A notification with no listener yet (it would wait in the queue) ...
         let e = n
             .info(&ctx, "e.big", json!("x".repeat(5000)))
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Serialization(_)), "{e}");
+        // ... and one sent to a listener at once.
+        l.start().await.unwrap();
+        let e = n
+            .info(&ctx, "e.big", json!("x".repeat(5000)))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Serialization(_)), "{e}");
+        n.info(&ctx, "e.small", json!("small")).await.unwrap();
         // A reply over the limit: a failure to its caller.
         let e = match c.call::<Value>(&ctx, "repeat", json!({"n": 5000})).await {
             Ok(v) => panic!("a reply of {} bytes came", v.to_string().len()),
@@ -384,6 +405,16 @@ fn messages_over_max_message_size_are_errors() {
         // And the connection goes on.
         let v: Value = c.call(&ctx, "echo", json!({"s": "ok"})).await.unwrap();
         assert_eq!(v, "ok");
+    });
+    // Only the small notification came.
+    assert_eq!(
+        notes.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "small"
+    );
+    assert!(notes.recv_timeout(Duration::from_millis(100)).is_err());
+    rt.block_on(async {
+        l.stop().await;
+        l.wait().await;
         s.stop().await;
         s.wait().await;
         t.cleanup().await;

@@ -750,15 +750,33 @@ impl Inner {
         Ok(())
     }
 
-    /// Sends a notification to one listener of each pool (or of `only`); returns the pools it could
-    /// not reach (`None`: it found no listener at all).
-    async fn send_note(&self, n: &PendingNote) -> std::result::Result<(), Vec<Option<String>>> {
+    /// An error for a notification that cannot be sent at all (too large, say): encoded once, without
+    /// the pool name each listener pool's copy adds, to know. For notifications about to be queued;
+    /// one sent at once is checked as it is encoded, by [`Inner::send_note`].
+    fn check_note(&self, n: &PendingNote) -> Result<()> {
+        let probe = RequestRef {
+            exchange: &n.exchange,
+            topic: &n.topic,
+            server: None,
+            pool: None,
+            timeout: None,
+            ctxt: &n.ctxt,
+            message: &n.message,
+        }
+        .to_wire(Kind::Notify, "")?;
+        self.check_size(&probe)
+    }
+
+    /// Sends a notification to one listener of each pool (or of `only`). It fails with the pools it
+    /// could not reach (`None`: it found no listener at all), or with the error that makes it
+    /// unsendable, found before anything was sent.
+    async fn send_note(&self, n: &PendingNote) -> std::result::Result<(), NoteFail> {
         let key = notify_key(&n.exchange, &n.topic);
         let members = match self.lookup(&key, false).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::debug!(%key, error = %e, "matchmaker lookup failed");
-                return Err(vec![n.pool.clone()]);
+                return Err(NoteFail::Pools(vec![n.pool.clone()]));
             }
         };
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -773,11 +791,11 @@ impl Inner {
             groups.retain(|k, _| k == p);
         }
         if groups.is_empty() {
-            return Err(vec![n.pool.clone()]);
+            return Err(NoteFail::Pools(vec![n.pool.clone()]));
         }
         let deadline = Instant::now() + self.opts.send_timeout;
         let mut failed = Vec::new();
-        for (pool, addrs) in groups {
+        for (i, (pool, addrs)) in groups.into_iter().enumerate() {
             let body = RequestRef {
                 exchange: &n.exchange,
                 topic: &n.topic,
@@ -793,9 +811,11 @@ impl Inner {
                 .and_then(|m| self.check_size(&m).map(|()| m))
             {
                 Ok(m) => m,
+                // Nothing sent yet: the whole notification is refused.
+                Err(e) if i == 0 => return Err(NoteFail::Unsendable(e)),
                 Err(e) => {
-                    // Only a pool name long enough to take a message just under the limit over it
-                    // gets here (`notify` checked the rest): no retry would send it.
+                    // Only a pool name longer than the first one's, enough to take a message just
+                    // under the limit over it, gets here: no retry would send it.
                     tracing::error!(%key, %pool, error = %e, "notification dropped");
                     continue;
                 }
@@ -823,7 +843,7 @@ impl Inner {
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(failed)
+            Err(NoteFail::Pools(failed))
         }
     }
 
@@ -877,7 +897,12 @@ impl Inner {
             }
             match self.send_note(&n).await {
                 Ok(()) => lock(&self.pending.queue).retain(|x| x.seq != n.seq),
-                Err(pools) => {
+                Err(NoteFail::Unsendable(e)) => {
+                    // Checked before it was queued, so only a pool name can make it so.
+                    tracing::error!(topic = %n.topic, error = %e, "notification dropped");
+                    lock(&self.pending.queue).retain(|x| x.seq != n.seq);
+                }
+                Err(NoteFail::Pools(pools)) => {
                     blocked.insert(key);
                     let mut q = lock(&self.pending.queue);
                     if let Some(pos) = q.iter().position(|x| x.seq == n.seq)
@@ -895,6 +920,14 @@ impl Inner {
             }
         }
     }
+}
+
+/// Why [`Inner::send_note`] did not reach every pool.
+enum NoteFail {
+    /// The pools to try again (`None`: no listener was found at all).
+    Pools(Vec<Option<String>>),
+    /// It cannot be sent (too large for `max_message_size`, or not serialisable); nothing was sent.
+    Unsendable(Error),
 }
 
 /// Waits for the final reply of a call until `deadline`, failing when no reply (a heartbeat or the
@@ -1114,20 +1147,6 @@ impl Driver for ZmqDriver {
                 inner.check_open()?;
                 let topic = target.require_topic()?;
                 let exchange = inner.exchange(target);
-                // A notification too large to send is refused now rather than queued: encoded once
-                // (without its pool, which each listener pool's copy adds) to know its size.
-                let probe = RequestRef {
-                    exchange,
-                    topic,
-                    server: None,
-                    pool: None,
-                    timeout: None,
-                    ctxt: &msg.ctxt,
-                    message: &msg.message,
-                }
-                .to_wire(Kind::Notify, "")?;
-                inner.check_size(&probe)?;
-                drop(probe);
                 let note = PendingNote {
                     seq: inner.pending.seq.fetch_add(1, Ordering::Relaxed),
                     exchange: exchange.to_owned(),
@@ -1140,12 +1159,16 @@ impl Driver for ZmqDriver {
                 let behind = lock(&inner.pending.queue)
                     .iter()
                     .any(|p| p.exchange == note.exchange && p.topic == note.topic);
+                // What cannot be sent is refused now rather than queued.
                 if behind {
+                    inner.check_note(&note)?;
                     return inner.queue_pending(vec![note]);
                 }
                 match inner.send_note(&note).await {
                     Ok(()) => Ok(()),
-                    Err(pools) => {
+                    Err(NoteFail::Unsendable(e)) => Err(e),
+                    Err(NoteFail::Pools(pools)) => {
+                        inner.check_note(&note)?;
                         let notes = pools
                             .into_iter()
                             .map(|p| {
