@@ -371,3 +371,37 @@ pub(crate) fn parse(
         sub,
     })
 }
+
+/// The command line of one of this crate's tools (`oslo-config-generator`, `oslo-config-validator`):
+/// a `ConfigOpts` with `opts` registered and `args` (without the program name) parsed, reading no
+/// config file and no environment. On `--help`, `--version` or a bad argument it prints what the
+/// parser says and gives the exit code to return instead.
+pub(crate) fn tool_conf(
+    prog: &str,
+    opts: impl IntoIterator<Item = Opt>,
+    args: Vec<String>,
+) -> Result<crate::ConfigOpts, i32> {
+    let mut conf = crate::ConfigOpts::new();
+    if let Err(e) = conf.register_cli_opts(opts, None) {
+        eprintln!("{e}");
+        return Err(1);
+    }
+    let parsed = conf.parse(
+        crate::ParseArgs::new(args)
+            .prog(prog)
+            .version(env!("CARGO_PKG_VERSION"))
+            .default_config_files(Vec::<String>::new())
+            .default_config_dirs(Vec::<String>::new())
+            .use_env(false),
+    );
+    if let Err(e) = parsed {
+        let code = e.exit_code();
+        if code == 0 {
+            print!("{e}");
+        } else {
+            eprintln!("{e}");
+        }
+        return Err(code);
+    }
+    Ok(conf)
+}

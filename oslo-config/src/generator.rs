@@ -550,7 +550,6 @@ pub fn machine_readable(namespaces: &[NamespaceOpts], generator_options: Json) -
 /// Runs `oslo-config-generator` with these arguments (without the program name): writes the sample or
 /// the data to `--output-file` or standard output. Returns the exit code.
 pub fn main_with_args(args: Vec<String>) -> i32 {
-    let mut conf = crate::ConfigOpts::new();
     let opts = [
         Opt::string("namespace")
             .multi()
@@ -572,27 +571,10 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             .choices(["ini", "json", "yaml"])
             .help("Desired format for the output."),
     ];
-    if let Err(e) = conf.register_cli_opts(opts, None) {
-        eprintln!("{e}");
-        return 1;
-    }
-    let parsed = conf.parse(
-        crate::ParseArgs::new(args)
-            .prog("oslo-config-generator")
-            .version(env!("CARGO_PKG_VERSION"))
-            .default_config_files(Vec::<String>::new())
-            .default_config_dirs(Vec::<String>::new())
-            .use_env(false),
-    );
-    if let Err(e) = parsed {
-        let code = e.exit_code();
-        if code == 0 {
-            print!("{e}");
-        } else {
-            eprintln!("{e}");
-        }
-        return code;
-    }
+    let conf = match crate::cli::tool_conf("oslo-config-generator", opts, args) {
+        Ok(conf) => conf,
+        Err(code) => return code,
+    };
     let run = || -> Result<(), Error> {
         let namespaces = conf.get_str_list("namespace", None)?.unwrap_or_default();
         if namespaces.is_empty() {

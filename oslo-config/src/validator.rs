@@ -301,7 +301,6 @@ pub fn load_opt_data(path: &std::path::Path) -> Result<Json, Error> {
 /// Runs `oslo-config-validator` with these arguments (without the program name). Returns the exit code.
 pub fn main_with_args(args: Vec<String>) -> i32 {
     use crate::Opt;
-    let mut conf = crate::ConfigOpts::new();
     let opts = [
         Opt::string("namespace")
             .multi()
@@ -323,27 +322,10 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
              necessary for dynamically named groups which do not appear in the sample config data.",
         ),
     ];
-    if let Err(e) = conf.register_cli_opts(opts, None) {
-        eprintln!("{e}");
-        return 1;
-    }
-    let parsed = conf.parse(
-        crate::ParseArgs::new(args)
-            .prog("oslo-config-validator")
-            .version(env!("CARGO_PKG_VERSION"))
-            .default_config_files(Vec::<String>::new())
-            .default_config_dirs(Vec::<String>::new())
-            .use_env(false),
-    );
-    if let Err(e) = parsed {
-        let code = e.exit_code();
-        if code == 0 {
-            print!("{e}");
-        } else {
-            eprintln!("{e}");
-        }
-        return code;
-    }
+    let conf = match crate::cli::tool_conf("oslo-config-validator", opts, args) {
+        Ok(conf) => conf,
+        Err(code) => return code,
+    };
     let run = || -> Result<i32, Error> {
         let namespaces = conf.get_str_list("namespace", None)?.unwrap_or_default();
         let data = if !namespaces.is_empty() {
