@@ -33,6 +33,23 @@ fn whoami_server(t: &Transport, topic: &str) -> RpcServer {
         .unwrap()
 }
 
+/// A listener (not started) on `topic` whose info notifications' payloads come to the receiver.
+fn payload_listener(t: &Transport, topic: &str) -> (NotificationListener, mpsc::Receiver<Value>) {
+    let (tx, rx) = mpsc::channel();
+    let ep = NotificationEndpoint::new().on(Priority::Info, move |n| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(n.payload);
+            NotificationResult::Handled
+        }
+    });
+    let l = NotificationListener::builder(t.clone(), vec![Target::topic(topic)])
+        .endpoint(ep)
+        .build()
+        .unwrap();
+    (l, rx)
+}
+
 /// The local addresses (hex `addr:port` as in `/proc/net/tcp`) listening on `port`.
 fn listening_on(port: u16) -> Vec<String> {
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
@@ -344,18 +361,7 @@ fn messages_over_max_message_size_are_errors() {
         .topics([topic.as_str()])
         .build()
         .unwrap();
-    let (tx, notes) = mpsc::channel();
-    let ep = NotificationEndpoint::new().on(Priority::Info, move |n| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(n.payload);
-            NotificationResult::Handled
-        }
-    });
-    let l = NotificationListener::builder(t.clone(), vec![Target::topic(&topic)])
-        .endpoint(ep)
-        .build()
-        .unwrap();
+    let (l, notes) = payload_listener(&t, &topic);
     let ctx = Context::new();
     rt.block_on(async {
         let small = "x".repeat(1000);
@@ -442,18 +448,7 @@ fn notifications_waiting_for_a_listener_are_bounded() {
             .unwrap_err();
         assert!(matches!(e, Error::DeliveryFailure { .. }), "{e}");
     });
-    let (tx, rx) = mpsc::channel();
-    let ep = NotificationEndpoint::new().on(Priority::Info, move |n| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(n.payload);
-            NotificationResult::Handled
-        }
-    });
-    let l = NotificationListener::builder(t.clone(), vec![Target::topic(&topic)])
-        .endpoint(ep)
-        .build()
-        .unwrap();
+    let (l, rx) = payload_listener(&t, &topic);
     rt.block_on(l.start()).unwrap();
     let got: Vec<Value> = (0..3)
         .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
